@@ -1,0 +1,4 @@
+import { InitialSchema1763780000000 } from './1763780000000-initial-schema.js';
+
+/** Listed explicitly (not globbed) so the app, the CLI and the tests load the same classes. */
+export const migrations = [InitialSchema1763780000000];

@@ -1,0 +1,34 @@
+import { ExecutionContext, Injectable } from '@nestjs/common';
+import { ThrottlerGuard, type ThrottlerLimitDetail } from '@nestjs/throttler';
+import { DomainError, ErrorCode } from '../common/domain-error.js';
+
+/** Set on routes that need a logged-in caller: those are counted per user, the rest per address. */
+export const AUTHENTICATED_ROUTE = 'rate-limit:authenticated';
+
+export const isAuthenticatedRoute = (context: ExecutionContext): boolean =>
+  Boolean(Reflect.getMetadata(AUTHENTICATED_ROUTE, context.getHandler()) ?? Reflect.getMetadata(AUTHENTICATED_ROUTE, context.getClass()));
+
+/**
+ * Per caller and route. A 429 carries the X-RateLimit-* headers too, and the surface's body (the
+ * filters map RateLimited).
+ */
+@Injectable()
+export class RateLimitGuard extends ThrottlerGuard {
+  protected override async getTracker(req: Record<string, any>, context?: ExecutionContext): Promise<string> {
+    if (context && isAuthenticatedRoute(context)) {
+      // Unverified here (guards after this one check it), but a forged id only earns a 401.
+      const userId = req.headers?.['x-user-id'];
+      if (typeof userId === 'string' && userId) return `user:${userId.slice(0, 64)}`;
+    }
+    return `ip:${await super.getTracker(req)}`;
+  }
+
+  protected override async throwThrottlingException(context: ExecutionContext, detail: ThrottlerLimitDetail): Promise<void> {
+    const { res } = this.getRequestResponse(context);
+    const wait = Math.max(1, detail.timeToBlockExpire);
+    this.setResponseHeader(res, `${this.headerPrefix}-Limit`, detail.limit);
+    this.setResponseHeader(res, `${this.headerPrefix}-Remaining`, 0);
+    this.setResponseHeader(res, `${this.headerPrefix}-Reset`, wait);
+    throw new DomainError(ErrorCode.RateLimited, 'Too many requests', { retryAfterSeconds: wait });
+  }
+}

@@ -1,0 +1,18 @@
+import { Module } from '@nestjs/common';
+import { AuthModule } from '../../auth/auth.module.js';
+import { LoginModule } from '../../auth/login.module.js';
+import { TwoFactorModule } from '../../two-factor/two-factor.module.js';
+import { UsersModule } from '../../users/users.module.js';
+import { VerifyEmailPageController } from '../verify-email-page.controller.js';
+import { LoginController } from './login.controller.js';
+import { TwoFactorController } from './two-factor.controller.js';
+import { UsersController } from './users.controller.js';
+import { V1AuthGuard } from './v1-auth.guard.js';
+
+/** Surface 1, the Rocket.Chat-compatible REST API: an adapter over the domain modules. */
+@Module({
+  imports: [AuthModule, LoginModule, UsersModule, TwoFactorModule],
+  controllers: [LoginController, UsersController, TwoFactorController, VerifyEmailPageController],
+  providers: [V1AuthGuard],
+})
+export class V1ApiModule {}

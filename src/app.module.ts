@@ -1,0 +1,46 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { ThrottlerModule } from '@nestjs/throttler';
+import { RateLimitGuard, isAuthenticatedRoute } from './api/rate-limit.guard.js';
+import { V1ApiModule } from './api/v1/v1-api.module.js';
+import { V1ExceptionFilter } from './api/v1/v1-exception.filter.js';
+import { AppConfig } from './config/app-config.js';
+import { ConfigModule } from './config/config.module.js';
+import { DatabaseModule } from './database/database.module.js';
+import { HealthModule } from './health/health.module.js';
+import { MailModule } from './mail/mail.module.js';
+import { UsersModule } from './users/users.module.js';
+import { AdminBootstrap } from './users/admin.bootstrap.js';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        DatabaseModule,
+        ThrottlerModule.forRoot({
+          throttlers: [
+            {
+              name: 'default',
+              ttl: 60_000,
+              limit: (context) =>
+                isAuthenticatedRoute(context) ? config.RATE_LIMIT_AUTHENTICATED_PER_MINUTE : config.RATE_LIMIT_PER_MINUTE,
+            },
+          ],
+        }),
+        MailModule,
+        UsersModule,
+        HealthModule,
+        V1ApiModule,
+      ],
+      providers: [
+        AdminBootstrap,
+        { provide: APP_GUARD, useClass: RateLimitGuard },
+        // Errors raised outside any controller (body parsing, unknown routes) get surface 1's shape.
+        { provide: APP_FILTER, useClass: V1ExceptionFilter },
+      ],
+    };
+  }
+}

@@ -1,0 +1,42 @@
+import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
+
+export type SessionKind = 'login' | 'personal';
+
+@Entity({ name: 'sessions' })
+export class Session {
+  @PrimaryColumn({ type: 'varchar', length: 32 })
+  id: string;
+
+  @Column({ name: 'user_id', type: 'varchar', length: 32 })
+  userId: string;
+
+  /** SHA-256 of the bearer token: a database leak does not leak sessions. */
+  @Column({ name: 'token_hash', type: 'char', length: 64 })
+  tokenHash: string;
+
+  @Column({ type: 'varchar', length: 16 })
+  kind: SessionKind;
+
+  /** Personal access tokens only. */
+  @Column({ type: 'varchar', length: 128, nullable: true })
+  name: string | null;
+
+  @Column({ name: 'bypass_two_factor', type: 'boolean', default: false })
+  bypassTwoFactor: boolean;
+
+  @Column({ name: 'two_factor_until', type: 'timestamptz', nullable: true })
+  twoFactorUntil: Date | null;
+
+  /** SHA-256 of user agent and client address the remembered second factor is bound to. */
+  @Column({ name: 'two_factor_fingerprint', type: 'char', length: 64, nullable: true })
+  twoFactorFingerprint: string | null;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+
+  @Column({ name: 'last_used_at', type: 'timestamptz', nullable: true })
+  lastUsedAt: Date | null;
+
+  @Column({ name: 'revoked_at', type: 'timestamptz', nullable: true })
+  revokedAt: Date | null;
+}

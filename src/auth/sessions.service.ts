@@ -1,0 +1,97 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager, IsNull, Not } from 'typeorm';
+import { Clock } from '../common/clock.js';
+import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { randomId, randomToken, sha256Hex } from '../common/random.js';
+import { User } from '../users/user.entity.js';
+import { Session } from './session.entity.js';
+
+export interface AuthenticatedSession {
+  user: User;
+  session: Session;
+}
+
+export interface IssuedSession {
+  session: Session;
+  /** The bearer token; shown once, only its hash is stored. */
+  token: string;
+}
+
+@Injectable()
+export class SessionsService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly clock: Clock,
+  ) {}
+
+  async createLoginSession(
+    userId: string,
+    twoFactor?: { fingerprint: string; until: Date },
+  ): Promise<IssuedSession> {
+    return this.create(this.dataSource.manager, {
+      userId,
+      kind: 'login',
+      twoFactorFingerprint: twoFactor?.fingerprint ?? null,
+      twoFactorUntil: twoFactor?.until ?? null,
+    });
+  }
+
+  async createPersonalAccessToken(userId: string, name: string, bypassTwoFactor: boolean): Promise<IssuedSession> {
+    return this.dataSource.transaction(async (manager) => {
+      const existing = await manager.exists(Session, {
+        where: { userId, kind: 'personal', name, revokedAt: IsNull() },
+      });
+      if (existing) throw new DomainError(ErrorCode.TokenAlreadyExists, 'A token with this name already exists');
+      return this.create(manager, { userId, kind: 'personal', name, bypassTwoFactor });
+    });
+  }
+
+  /** One indexed query: the hot path of every authenticated request. */
+  async authenticate(userId: string, token: string): Promise<AuthenticatedSession | null> {
+    const session = await this.dataSource
+      .getRepository(Session)
+      .createQueryBuilder('session')
+      .innerJoinAndMapOne('session.user', User, 'user', 'user.id = session.userId')
+      .where('session.tokenHash = :hash AND session.revokedAt IS NULL', { hash: sha256Hex(token) })
+      .getOne();
+    if (!session || session.userId !== userId) return null;
+    const { user } = session as Session & { user: User };
+    delete (session as Partial<Session & { user: User }>).user;
+    return { user, session };
+  }
+
+  async revoke(sessionId: string): Promise<void> {
+    await this.dataSource.getRepository(Session).update({ id: sessionId, revokedAt: IsNull() }, { revokedAt: this.clock.now() });
+  }
+
+  /** Ends every login session of the user but `keepSessionId`; personal access tokens stay. */
+  async revokeOtherLoginSessions(userId: string, keepSessionId: string, manager?: EntityManager): Promise<void> {
+    await (manager ?? this.dataSource.manager).getRepository(Session).update(
+      { userId, kind: 'login', id: Not(keepSessionId), revokedAt: IsNull() },
+      { revokedAt: this.clock.now() },
+    );
+  }
+
+  async rememberTwoFactor(sessionId: string, fingerprint: string, until: Date): Promise<void> {
+    await this.dataSource
+      .getRepository(Session)
+      .update({ id: sessionId }, { twoFactorFingerprint: fingerprint, twoFactorUntil: until });
+  }
+
+  private async create(manager: EntityManager, fields: Partial<Session> & Pick<Session, 'userId' | 'kind'>): Promise<IssuedSession> {
+    const token = randomToken();
+    const session = manager.create(Session, {
+      id: randomId(),
+      tokenHash: sha256Hex(token),
+      name: null,
+      bypassTwoFactor: false,
+      twoFactorFingerprint: null,
+      twoFactorUntil: null,
+      lastUsedAt: null,
+      revokedAt: null,
+      ...fields,
+    });
+    await manager.insert(Session, session);
+    return { session, token };
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * Every failure the domain reports carries one of these codes. Each REST surface maps every code
+ * to its own wire format (`satisfies Record<ErrorCode, …>`), so adding a code here without a
+ * mapping fails to compile.
+ */
+export enum ErrorCode {
+  InvalidParams = 'INVALID_PARAMS',
+  ParameterRequired = 'PARAMETER_REQUIRED',
+  AuthenticationRequired = 'AUTHENTICATION_REQUIRED',
+  InvalidCredentials = 'INVALID_CREDENTIALS',
+  NotAuthorized = 'NOT_AUTHORIZED',
+  NotFound = 'NOT_FOUND',
+  RateLimited = 'RATE_LIMITED',
+  TwoFactorRequired = 'TWO_FACTOR_REQUIRED',
+  TwoFactorInvalid = 'TWO_FACTOR_INVALID',
+  TwoFactorMaxAttempts = 'TWO_FACTOR_MAX_ATTEMPTS',
+  TwoFactorLocked = 'TWO_FACTOR_LOCKED',
+  EmailSendFailed = 'EMAIL_SEND_FAILED',
+  InvalidEmail = 'INVALID_EMAIL',
+  FieldUnavailable = 'FIELD_UNAVAILABLE',
+  PasswordPolicy = 'PASSWORD_POLICY',
+  InvalidToken = 'INVALID_TOKEN',
+  NoVerifiedEmail = 'NO_VERIFIED_EMAIL',
+  UserNotFound = 'USER_NOT_FOUND',
+  TokenAlreadyExists = 'TOKEN_ALREADY_EXISTS',
+  InvalidUsername = 'INVALID_USERNAME',
+  Internal = 'INTERNAL',
+}
+
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** Safe to show to the caller: never put a secret here. */
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+}
+
+export const isDomainError = (value: unknown): value is DomainError => value instanceof DomainError;

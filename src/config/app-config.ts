@@ -1,0 +1,223 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { plainToInstance, Transform } from 'class-transformer';
+import {
+  IsBoolean,
+  IsEmail,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+  validateSync,
+  ValidationError,
+} from 'class-validator';
+
+const toInt = ({ value }: { value: unknown }) =>
+  typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value.trim()) : value;
+const toBool = ({ value }: { value: unknown }) => {
+  if (typeof value !== 'string') return value;
+  const normalized = value.trim().toLowerCase();
+  if (['true', '1', 'yes'].includes(normalized)) return true;
+  if (['false', '0', 'no'].includes(normalized)) return false;
+  return value;
+};
+const toList = ({ value }: { value: unknown }) =>
+  typeof value === 'string'
+    ? value
+        .split(',')
+        .map((item) => item.trim())
+        .filter(Boolean)
+    : value;
+
+export const SUPPORTED_LOCALES = ['en', 'de', 'fr', 'es', 'pt-BR'] as const;
+export type Locale = (typeof SUPPORTED_LOCALES)[number];
+
+/**
+ * The whole configuration, read from the environment once at start-up. Every field is one
+ * variable of the same name; defaults follow API.md ("Running it") and DESIGN.md's security table.
+ */
+export class AppConfig {
+  @IsIn(['development', 'production', 'test'])
+  NODE_ENV: 'development' | 'production' | 'test' = 'development';
+
+  @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  PORT = 3000;
+
+  @IsString() @MinLength(1)
+  HOST = '127.0.0.1';
+
+  @IsString() @MinLength(1)
+  DATA_DIR = './.data';
+
+  @IsOptional() @IsUrl({ protocols: ['postgres', 'postgresql'], require_tld: false, require_protocol: true })
+  DATABASE_URL?: string;
+
+  @IsOptional() @IsUrl({ protocols: ['smtp', 'smtps'], require_tld: false, require_protocol: true })
+  SMTP_URL?: string;
+
+  @IsString() @MinLength(3)
+  MAIL_FROM = '"Two-Factor" <no-reply@localhost>';
+
+  @IsOptional() @IsUrl({ protocols: ['redis', 'rediss'], require_tld: false, require_protocol: true })
+  REDIS_URL?: string;
+
+  /** Filled from DATA_DIR outside production when unset; see resolveAppSecret. */
+  @IsOptional() @IsString() @MinLength(32, { message: 'APP_SECRET must be at least 32 characters' })
+  APP_SECRET?: string;
+
+  @IsOptional() @Matches(/^[0-9a-zA-Z-_.]{3,32}$/, { message: 'ADMIN_USERNAME must be 3-32 of [0-9a-zA-Z-_.]' })
+  ADMIN_USERNAME?: string;
+
+  @IsOptional() @IsEmail()
+  ADMIN_EMAIL?: string;
+
+  @IsOptional() @IsString() @MinLength(8, { message: 'ADMIN_PASSWORD must be at least 8 characters' })
+  ADMIN_PASSWORD?: string;
+
+  @IsOptional() @IsUrl({ protocols: ['http', 'https'], require_tld: false, require_protocol: true })
+  PUBLIC_URL?: string;
+
+  @IsIn(SUPPORTED_LOCALES)
+  DEFAULT_LOCALE: Locale = 'en';
+
+  @IsIn(['fatal', 'error', 'warn', 'log', 'debug', 'verbose'])
+  LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
+
+  /** Trust X-Forwarded-For from a reverse proxy for the client address (rate limits, remember window). */
+  @Transform(toBool) @IsBoolean()
+  TRUST_PROXY = false;
+
+  @Transform(toInt) @IsInt() @Min(1024) @Max(10 * 1024 * 1024)
+  BODY_LIMIT_BYTES = 64 * 1024;
+
+  @Transform(toInt) @IsInt() @Min(60) @Max(86_400)
+  EMAIL_CODE_TTL_SECONDS = 600;
+
+  @Transform(toInt) @IsInt() @Min(1) @Max(20)
+  EMAIL_CODE_MAX_ATTEMPTS = 5;
+
+  @Transform(toInt) @IsInt() @Min(1) @Max(10)
+  EMAIL_CODE_MAX_OUTSTANDING = 3;
+
+  @Transform(toInt) @IsInt() @Min(0) @Max(3600)
+  EMAIL_CODE_RESEND_AFTER_SECONDS = 60;
+
+  @Transform(toInt) @IsInt() @Min(0) @Max(30 * 86_400)
+  REMEMBER_2FA_SECONDS = 1800;
+
+  @Transform(toInt) @IsInt() @Min(1) @Max(1000)
+  LOCKOUT_THRESHOLD = 10;
+
+  @Transform(toInt) @IsInt() @Min(1) @Max(86_400)
+  LOCKOUT_BASE_SECONDS = 30;
+
+  @Transform(toInt) @IsInt() @Min(1) @Max(7 * 86_400)
+  LOCKOUT_MAX_SECONDS = 3600;
+
+  /** NIST 800-63B: no more than 100 consecutive failures; past this the second factor stays locked. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(10_000)
+  LOCKOUT_MAX_FAILURES = 100;
+
+  @Transform(toBool) @IsBoolean()
+  TWO_FACTOR_EMAIL_AUTO_OPT_IN = true;
+
+  @Transform(toBool) @IsBoolean()
+  COMPAT_SEND_EMAIL_CODE_REVEALS_USER = false;
+
+  /** Requests per minute per caller and route on unauthenticated endpoints. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(1_000_000)
+  RATE_LIMIT_PER_MINUTE = 10;
+
+  /** Requests per minute per user and route on authenticated endpoints. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(1_000_000)
+  RATE_LIMIT_AUTHENTICATED_PER_MINUTE = 600;
+
+  @Transform(toInt) @IsInt() @Min(100) @Max(120_000)
+  MAIL_SEND_TIMEOUT_MS = 10_000;
+
+  @Transform(toInt) @IsInt() @Min(50) @Max(3_600_000)
+  MAIL_WORKER_INTERVAL_MS = 5000;
+
+  @Transform(toInt) @IsInt() @Min(1) @Max(100)
+  MAIL_MAX_ATTEMPTS = 10;
+
+  @Transform(toInt) @IsInt() @Min(60) @Max(365 * 86_400)
+  EMAIL_VERIFICATION_TTL_SECONDS = 86_400;
+
+  @Transform(toInt) @IsInt() @Min(8) @Max(128)
+  PASSWORD_MIN_LENGTH = 8;
+
+  @Transform(toList) @IsString({ each: true }) @MaxLength(64, { each: true })
+  TWO_FACTOR_REQUIRED_ROLES: string[] = [];
+
+  get publicUrl(): string {
+    return (this.PUBLIC_URL ?? `http://${this.HOST}:${this.PORT}`).replace(/\/+$/, '');
+  }
+
+  get dataDir(): string {
+    return resolve(this.DATA_DIR);
+  }
+
+  get appSecret(): string {
+    if (!this.APP_SECRET) throw new Error('APP_SECRET was not resolved; call loadConfig()');
+    return this.APP_SECRET;
+  }
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const describe = (errors: ValidationError[]): string[] =>
+  errors.flatMap((error) => {
+    const shown = JSON.stringify(error.property.match(/SECRET|PASSWORD/) ? '<hidden>' : error.value);
+    return Object.values(error.constraints ?? {}).map(
+      (constraint) => `${error.property}=${shown}: ${constraint}`,
+    );
+  });
+
+/** Variables AppConfig knows; anything else in the environment is ignored. */
+const knownKeys = Object.keys(new AppConfig());
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
+  const raw: Record<string, string> = {};
+  for (const key of knownKeys) {
+    const value = env[key];
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  const config = plainToInstance(AppConfig, raw);
+  const problems = describe(validateSync(config, { forbidUnknownValues: false }));
+  if ((config.ADMIN_USERNAME || config.ADMIN_EMAIL || config.ADMIN_PASSWORD) &&
+      !(config.ADMIN_USERNAME && config.ADMIN_EMAIL && config.ADMIN_PASSWORD)) {
+    problems.push('ADMIN_USERNAME, ADMIN_EMAIL and ADMIN_PASSWORD must be set together');
+  }
+  if (config.LOCKOUT_BASE_SECONDS > config.LOCKOUT_MAX_SECONDS) {
+    problems.push('LOCKOUT_BASE_SECONDS must not exceed LOCKOUT_MAX_SECONDS');
+  }
+  if (!config.APP_SECRET && config.NODE_ENV === 'production') {
+    problems.push('APP_SECRET is required when NODE_ENV=production');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  if (!config.APP_SECRET) config.APP_SECRET = readOrCreateDevSecret(config.dataDir);
+  return config;
+}
+
+/** Outside production a secret is generated once and kept, so codes and tokens survive restarts. */
+function readOrCreateDevSecret(dataDir: string): string {
+  const file = join(dataDir, 'app-secret');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true });
+  const secret = randomBytes(48).toString('base64url');
+  writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+  return secret;
+}

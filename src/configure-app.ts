@@ -1,0 +1,79 @@
+import { BadRequestException, ValidationError, ValidationPipe } from '@nestjs/common';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { DomainError, ErrorCode } from './common/domain-error.js';
+
+const flatten = (errors: ValidationError[], parent = ''): ValidationError[] =>
+  errors.flatMap((error) => {
+    const path = parent ? `${parent}.${error.property}` : error.property;
+    return error.children?.length ? flatten(error.children, path) : [{ ...error, property: path }];
+  });
+
+/** Names the fields and the rule they broke, never the values (they may be passwords or codes). */
+export const validationExceptionFactory = (errors: ValidationError[]): DomainError => {
+  const flat = flatten(errors);
+  const required = flat.find((error) =>
+    Object.values(error.contexts ?? {}).some((context) => (context as { parameterRequired?: boolean }).parameterRequired) &&
+    (error.value === undefined || error.value === null || error.value === ''),
+  );
+  if (required) return new DomainError(ErrorCode.ParameterRequired, `${required.property} is required`);
+  const problems = flat.map((error) =>
+    error.constraints?.whitelistValidation ? `${error.property} is not allowed` : `${error.property} is invalid`,
+  );
+  return new DomainError(ErrorCode.InvalidParams, [...new Set(problems)].join('; ') || 'Invalid parameters');
+};
+
+class BodyShapeError extends BadRequestException {}
+
+/**
+ * Everything the HTTP application needs beyond its modules; main.ts and the end-to-end tests
+ * both call it, so the tests exercise the real set-up.
+ */
+export async function configureApp(app: NestFastifyApplication): Promise<void> {
+  const fastify = app.getHttpAdapter().getInstance();
+  // An empty JSON body is a request without parameters (Rocket.Chat clients send those);
+  // the top level must be an object.
+  fastify.removeContentTypeParser('application/json');
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    const text = String(body);
+    if (text.trim() === '') return done(null, {});
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+        return done(new BodyShapeError('The body must be a JSON object'), undefined);
+      }
+      return done(null, parsed);
+    } catch {
+      return done(new BodyShapeError('The body is not valid JSON'), undefined);
+    }
+  });
+  // The verification page's confirm button posts a form.
+  fastify.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(String(body))));
+  });
+
+  app.useGlobalPipes(
+    new ValidationPipe({
+      whitelist: true,
+      forbidNonWhitelisted: true,
+      forbidUnknownValues: true,
+      transform: true,
+      transformOptions: { enableImplicitConversion: false },
+      validationError: { target: false, value: true },
+      exceptionFactory: validationExceptionFactory,
+    }),
+  );
+  app.enableShutdownHooks();
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Two-factor authentication service')
+      .setDescription('Surface 1 (/api/v1) is Rocket.Chat-compatible. See README.md for the 2FA handshake.')
+      .setVersion('0.1.0')
+      .build(),
+  );
+  fastify.get('/api/openapi.json', (_request, reply) => {
+    void reply.send(document);
+  });
+}

@@ -1,0 +1,19 @@
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { AppModule } from './app.module.js';
+import type { AppConfig } from './config/app-config.js';
+import { configureApp } from './configure-app.js';
+
+export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(config),
+    new FastifyAdapter({ bodyLimit: config.BODY_LIMIT_BYTES, trustProxy: config.TRUST_PROXY }),
+    // Body parsers are configureApp's: Nest's defaults reject the empty JSON bodies clients send.
+    { logger: loggerLevels(config.LOG_LEVEL), bodyParser: false },
+  );
+  await configureApp(app);
+  return app;
+}
+
+const LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
+const loggerLevels = (level: AppConfig['LOG_LEVEL']) => LEVELS.slice(0, LEVELS.indexOf(level) + 1);

@@ -1,0 +1,167 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { MailerService } from '@nestjs-modules/mailer';
+import { DataSource, EntityManager } from 'typeorm';
+import { decrypt, encrypt } from '../common/aes-gcm.js';
+import { addSeconds, Clock } from '../common/clock.js';
+import { SecretKeys } from '../common/secret-keys.js';
+import { queryRows } from '../database/query-rows.js';
+import { AppConfig } from '../config/app-config.js';
+import { MailOutbox } from './mail-outbox.entity.js';
+import { MailTemplateName, MailTemplates } from './mail-templates.service.js';
+
+export interface OutgoingMail {
+  to: string[];
+  template: MailTemplateName;
+  locale: string | null | undefined;
+  data: Record<string, unknown>;
+}
+
+const LEASE_SECONDS = 60;
+const MAX_BACKOFF_SECONDS = 3600;
+
+/**
+ * Every message goes through the `mail_outbox` table: queued in the transaction that caused it,
+ * then delivered by `deliver` (at once, for requests that must know) or by the worker (retries).
+ */
+@Injectable()
+export class MailService {
+  private readonly logger = new Logger('Mail');
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly mailer: MailerService,
+    private readonly templates: MailTemplates,
+    private readonly keys: SecretKeys,
+    @Inject(AppConfig) private readonly config: AppConfig,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Queues a message inside the caller's transaction; returns the outbox id. */
+  async enqueue(manager: EntityManager, mail: OutgoingMail): Promise<string> {
+    const now = this.clock.now();
+    const row = manager.create(MailOutbox, {
+      to: mail.to,
+      template: mail.template,
+      locale: this.templates.resolveLocale(mail.locale),
+      dataEncrypted: encrypt(this.keys.key('outbox-encryption'), JSON.stringify(mail.data)),
+      status: 'pending',
+      attempts: 0,
+      nextAttemptAt: now,
+      createdAt: now,
+    });
+    await manager.insert(MailOutbox, row);
+    return row.id;
+  }
+
+  /**
+   * One delivery attempt of the given messages, bounded by MAIL_SEND_TIMEOUT_MS. Returns true when
+   * all went out. A message that fails (or times out) stays queued for the worker.
+   */
+  async deliverNow(ids: string[]): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), this.config.MAIL_SEND_TIMEOUT_MS);
+    });
+    try {
+      return await Promise.race([
+        Promise.all(ids.map((id) => this.attempt(id))).then((results) => results.every(Boolean)),
+        timeout,
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Claims and delivers due messages; returns how many were attempted. Used by the worker. */
+  async deliverDue(limit = 20): Promise<number> {
+    const claimed = await this.claim({ limit });
+    await Promise.all(claimed.map((row) => this.send(row)));
+    return claimed.length;
+  }
+
+  private async attempt(id: string): Promise<boolean> {
+    const [row] = await this.claim({ id });
+    // Already claimed by someone else (the worker) or already sent: not a failure of this request.
+    if (!row) return this.isSent(id);
+    return this.send(row);
+  }
+
+  private async isSent(id: string): Promise<boolean> {
+    const row = await this.dataSource.getRepository(MailOutbox).findOne({ where: { id }, select: { status: true } });
+    return row?.status === 'sent';
+  }
+
+  /**
+   * A lease instead of a long transaction: rows are claimed with FOR UPDATE SKIP LOCKED, marked
+   * `sending` until `lease_until`, so several workers never send one message twice while it is leased.
+   */
+  private async claim(filter: { id?: string; limit?: number }): Promise<MailOutbox[]> {
+    const now = this.clock.now();
+    const leaseUntil = addSeconds(now, LEASE_SECONDS);
+    const params: unknown[] = [now, leaseUntil];
+    let where = `((status = 'pending' AND next_attempt_at <= $1) OR (status = 'sending' AND lease_until < $1))`;
+    if (filter.id) {
+      params.push(filter.id);
+      where = `id = $3 AND (status = 'pending' OR (status = 'sending' AND lease_until < $1))`;
+    }
+    params.push(filter.limit ?? 1);
+    const rows = await queryRows(
+      this.dataSource,
+      `UPDATE mail_outbox SET status = 'sending', lease_until = $2, attempts = attempts + 1
+        WHERE id IN (SELECT id FROM mail_outbox WHERE ${where}
+                     ORDER BY next_attempt_at LIMIT $${params.length} FOR UPDATE SKIP LOCKED)
+        RETURNING id, "to", template, locale, data_encrypted, attempts`,
+      params,
+    );
+    return rows.map((row) =>
+      Object.assign(new MailOutbox(), {
+        id: String(row.id),
+        to: row.to as string[],
+        template: row.template as string,
+        locale: row.locale as string,
+        dataEncrypted: row.data_encrypted as string | null,
+        attempts: Number(row.attempts),
+      }),
+    );
+  }
+
+  private async send(row: MailOutbox): Promise<boolean> {
+    try {
+      if (!row.dataEncrypted) throw new Error('message data missing');
+      const data = JSON.parse(decrypt(this.keys.key('outbox-encryption'), row.dataEncrypted)) as Record<string, unknown>;
+      const rendered = this.templates.render(row.template as MailTemplateName, row.locale, data);
+      const info = await this.mailer.sendMail({ to: row.to, ...rendered });
+      if (!this.config.SMTP_URL) this.writeEml(row.id, info.message as Buffer);
+      await this.dataSource.query(
+        `UPDATE mail_outbox SET status = 'sent', sent_at = $2, lease_until = NULL, last_error = NULL, data_encrypted = NULL WHERE id = $1`,
+        [row.id, this.clock.now()],
+      );
+      return true;
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      const giveUp = row.attempts >= this.config.MAIL_MAX_ATTEMPTS;
+      const backoff = Math.min(MAX_BACKOFF_SECONDS, 5 * 2 ** (row.attempts - 1));
+      await this.dataSource.query(
+        `UPDATE mail_outbox SET status = $2, next_attempt_at = $3, lease_until = NULL, last_error = $4,
+                data_encrypted = CASE WHEN $2 = 'failed' THEN NULL ELSE data_encrypted END
+          WHERE id = $1`,
+        [row.id, giveUp ? 'failed' : 'pending', addSeconds(this.clock.now(), backoff), reason.slice(0, 500)],
+      );
+      this.logger.warn(
+        `Delivery of message ${row.id} (${row.template}) failed, attempt ${row.attempts}: ${reason}` +
+          (giveUp ? '; giving up' : `; retrying in ${backoff}s`),
+      );
+      return false;
+    }
+  }
+
+  private writeEml(id: string, message: Buffer): void {
+    const dir = join(this.config.dataDir, 'mail');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `${this.clock.now().toISOString().replace(/[:.]/g, '-')}-${id}.eml`);
+    writeFileSync(file, message, { mode: 0o600 });
+    this.logger.log(`Mail written to ${file}`);
+  }
+}

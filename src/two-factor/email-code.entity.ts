@@ -1,0 +1,29 @@
+import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+
+@Entity({ name: 'email_codes' })
+export class EmailCode {
+  @PrimaryGeneratedColumn('identity', { type: 'bigint' })
+  id: string;
+
+  @Column({ name: 'user_id', type: 'varchar', length: 32 })
+  userId: string;
+
+  @Column({ type: 'varchar', length: 32 })
+  purpose: string;
+
+  @Column({ name: 'challenge_id', type: 'varchar', length: 64, nullable: true })
+  challengeId: string | null;
+
+  /** HMAC-SHA256 bound to user and purpose; never the code itself. */
+  @Column({ name: 'code_hmac', type: 'char', length: 64 })
+  codeHmac: string;
+
+  @Column({ name: 'expires_at', type: 'timestamptz' })
+  expiresAt: Date;
+
+  @Column({ name: 'consumed_at', type: 'timestamptz', nullable: true })
+  consumedAt: Date | null;
+
+  @Column({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+}

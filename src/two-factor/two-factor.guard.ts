@@ -1,0 +1,49 @@
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { TwoFactorService } from './two-factor.service.js';
+import { type ClientInfo, REQUIRES_2FA, type Requires2FAOptions, type TwoFactorSubject } from './two-factor.types.js';
+
+/** The request fields the guard reads; any HTTP adapter's request has them. */
+export interface TwoFactorRequest {
+  headers: Record<string, string | string[] | undefined>;
+  ip?: string;
+  twoFactorSubject?: TwoFactorSubject;
+}
+
+const header = (request: TwoFactorRequest, name: string): string | undefined => {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+};
+
+export const clientInfoOf = (request: TwoFactorRequest): ClientInfo => ({
+  ip: request.ip ?? '',
+  userAgent: header(request, 'user-agent') ?? '',
+});
+
+@Injectable()
+export class TwoFactorGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly twoFactor: TwoFactorService,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const options = this.reflector.getAllAndOverride<Required<Requires2FAOptions> | undefined>(REQUIRES_2FA, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    if (!options) return true;
+    const request = context.switchToHttp().getRequest<TwoFactorRequest>();
+    if (!request.twoFactorSubject) {
+      throw new DomainError(ErrorCode.AuthenticationRequired, 'You must be logged in to do this.');
+    }
+    await this.twoFactor.check(
+      request.twoFactorSubject,
+      { code: header(request, 'x-2fa-code'), method: header(request, 'x-2fa-method') },
+      clientInfoOf(request),
+      { rememberable: options.rememberable, passwordFallback: true },
+    );
+    return true;
+  }
+}

@@ -1,0 +1,15 @@
+import { Module } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module.js';
+import { MailModule } from '../mail/mail.module.js';
+import { UsersModule } from '../users/users.module.js';
+import { EmailCodesService } from './email-codes.service.js';
+import { SecondFactorFailuresService } from './second-factor-failures.service.js';
+import { TwoFactorGuard } from './two-factor.guard.js';
+import { TwoFactorService } from './two-factor.service.js';
+
+@Module({
+  imports: [AuthModule, UsersModule, MailModule],
+  providers: [TwoFactorService, EmailCodesService, SecondFactorFailuresService, TwoFactorGuard],
+  exports: [TwoFactorService, EmailCodesService, TwoFactorGuard],
+})
+export class TwoFactorModule {}

@@ -1,0 +1,263 @@
+import { createHash } from 'node:crypto';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { addSeconds, Clock } from '../common/clock.js';
+import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { PasswordService } from '../auth/password.service.js';
+import { SessionsService } from '../auth/sessions.service.js';
+import { AppConfig } from '../config/app-config.js';
+import { MailService } from '../mail/mail.service.js';
+import type { Session } from '../auth/session.entity.js';
+import type { User } from '../users/user.entity.js';
+import { UsersService } from '../users/users.service.js';
+import { CodePurpose, EmailCodesService, formatEmailCode } from './email-codes.service.js';
+import { SecondFactorFailuresService } from './second-factor-failures.service.js';
+import { TwoFactorMethod } from './two-factor-method.entity.js';
+import {
+  ClientInfo,
+  SecondFactorMethod,
+  TwoFactorAttempt,
+  TwoFactorChallengeDetails,
+  TwoFactorCheckOptions,
+  TwoFactorOutcome,
+  TwoFactorSubject,
+} from './two-factor.types.js';
+
+const HANDSHAKE_PURPOSE: CodePurpose = 'two-factor';
+
+export interface EmailCodeSent {
+  codeGenerated: boolean;
+  codeCount: number;
+  codeExpires: Date | null;
+  addresses: string[];
+}
+
+/** Binds a remembered second factor to one client: user agent and address. */
+export const clientFingerprint = (client: ClientInfo): string =>
+  createHash('sha256').update(`${client.userAgent}\n${client.ip}`).digest('hex');
+
+@Injectable()
+export class TwoFactorService {
+  private readonly logger = new Logger('TwoFactor');
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly users: UsersService,
+    private readonly sessions: SessionsService,
+    private readonly passwords: PasswordService,
+    private readonly codes: EmailCodesService,
+    private readonly failures: SecondFactorFailuresService,
+    private readonly mail: MailService,
+    private readonly clock: Clock,
+    @Inject(AppConfig) private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * Enabled methods in the order they are offered: totp, then email. Email counts only once the
+   * user has a verified address.
+   */
+  async availableMethods(userId: string): Promise<SecondFactorMethod[]> {
+    const [methods, addresses] = await Promise.all([
+      this.dataSource.getRepository(TwoFactorMethod).find({ where: { userId, status: 'enabled' } }),
+      this.users.verifiedAddresses(userId),
+    ]);
+    const enabled = new Set(methods.map((method) => method.method));
+    const available: SecondFactorMethod[] = [];
+    if (enabled.has('totp')) available.push('totp');
+    if (enabled.has('email') && addresses.length > 0) available.push('email');
+    return available;
+  }
+
+  /** Whether the session carries a second factor remembered for this very client. */
+  isRemembered(session: Session | null | undefined, client: ClientInfo): boolean {
+    return Boolean(
+      session?.twoFactorUntil &&
+        session.twoFactorFingerprint &&
+        session.twoFactorUntil > this.clock.now() &&
+        session.twoFactorFingerprint === clientFingerprint(client),
+    );
+  }
+
+  /**
+   * The handshake. Without a code: throws TwoFactorRequired (mailing a code for the email method).
+   * With a wrong code: TwoFactorInvalid, or TwoFactorMaxAttempts once too many. A right code is
+   * used up and, on a login session, remembered for REMEMBER_2FA_SECONDS for this client.
+   */
+  async check(
+    subject: TwoFactorSubject,
+    attempt: TwoFactorAttempt,
+    client: ClientInfo,
+    options: TwoFactorCheckOptions,
+  ): Promise<TwoFactorOutcome> {
+    const { user, session } = subject;
+    if (session?.bypassTwoFactor) return 'bypassed';
+    if (options.rememberable && this.isRemembered(session, client)) return 'remembered';
+
+    const available = await this.availableMethods(user.id);
+    if (available.length === 0 && (!options.passwordFallback || !user.passwordHash)) return 'not-required';
+    const offered: SecondFactorMethod = available[0] ?? 'password';
+    const code = attempt.code?.trim();
+
+    if (!code) {
+      const details = await this.describe(user, offered, available, { send: true });
+      throw new DomainError(ErrorCode.TwoFactorRequired, 'TOTP Required', details);
+    }
+
+    const method = this.resolveMethod(attempt.method, available);
+    if (!method) {
+      throw new DomainError(ErrorCode.TwoFactorInvalid, 'TOTP Invalid', await this.describe(user, offered, available, { send: false }));
+    }
+    await this.failures.assertNotLocked(user.id);
+    if (await this.verify(user, method, code)) {
+      await this.failures.recordSuccess(user.id, HANDSHAKE_PURPOSE);
+      if (session?.kind === 'login') {
+        await this.sessions.rememberTwoFactor(session.id, clientFingerprint(client), this.rememberUntil());
+      }
+      return 'verified';
+    }
+
+    const outcome = await this.failures.recordFailure(user.id, HANDSHAKE_PURPOSE);
+    if (outcome.maxAttemptsReached) await this.codes.invalidateAll(user.id, HANDSHAKE_PURPOSE);
+    const details = await this.describe(user, method, available, { send: false });
+    if (outcome.maxAttemptsReached) {
+      throw new DomainError(ErrorCode.TwoFactorMaxAttempts, 'Too many wrong codes; request a new one', details);
+    }
+    throw new DomainError(ErrorCode.TwoFactorInvalid, 'TOTP Invalid', details);
+  }
+
+  rememberUntil(): Date {
+    return addSeconds(this.clock.now(), this.config.REMEMBER_2FA_SECONDS);
+  }
+
+  /**
+   * Mails a handshake code to every verified address, unless one sent less than
+   * EMAIL_CODE_RESEND_AFTER_SECONDS ago is still valid. `awaitDelivery`: wait for the first
+   * attempt and fail with EmailSendFailed if it did not go out (the message stays queued).
+   */
+  async sendEmailCode(user: User, options: { awaitDelivery: boolean }): Promise<EmailCodeSent> {
+    const addresses = await this.users.verifiedAddresses(user.id);
+    if (addresses.length === 0) return { codeGenerated: false, codeCount: 0, codeExpires: null, addresses };
+    const existing = await this.codes.outstanding(user.id, HANDSHAKE_PURPOSE);
+    const resendAfter = this.config.EMAIL_CODE_RESEND_AFTER_SECONDS;
+    if (existing.newestCreatedAt && addSeconds(existing.newestCreatedAt, resendAfter) > this.clock.now()) {
+      return { codeGenerated: false, codeCount: existing.count, codeExpires: existing.newestExpiresAt, addresses };
+    }
+    const { issued, outboxId } = await this.dataSource.transaction(async (manager) => {
+      const issued = await this.codes.issue(manager, user.id, HANDSHAKE_PURPOSE);
+      const outboxId = await this.mail.enqueue(manager, {
+        to: addresses,
+        template: 'email-code',
+        locale: user.locale,
+        data: {
+          name: user.name || user.username,
+          formattedCode: formatEmailCode(issued.code),
+          purpose: HANDSHAKE_PURPOSE,
+          ttlMinutes: Math.round(this.config.EMAIL_CODE_TTL_SECONDS / 60),
+        },
+      });
+      return { issued, outboxId };
+    });
+    const delivery = this.mail.deliverNow([outboxId]);
+    if (options.awaitDelivery && !(await delivery)) {
+      throw new DomainError(ErrorCode.EmailSendFailed, 'The email with the code could not be sent; try again later');
+    }
+    return {
+      codeGenerated: true,
+      codeCount: Math.min(existing.count + 1, this.config.EMAIL_CODE_MAX_OUTSTANDING),
+      codeExpires: issued.expiresAt,
+      addresses,
+    };
+  }
+
+  /**
+   * `users.2fa.sendEmailCode`. By default the lookup and the mail happen after the answer, so an
+   * unknown user gets the same answer in the same time as a known one. The legacy mode
+   * (COMPAT_SEND_EMAIL_CODE_REVEALS_USER) answers as Rocket.Chat did: the addresses, or an error.
+   */
+  async requestEmailCode(emailOrUsername: string): Promise<{ revealed: boolean; addresses: string[] }> {
+    const send = async () => {
+      const user = await this.users.findByUsernameOrEmail(emailOrUsername);
+      if (!user) return null;
+      return (await this.sendEmailCode(user, { awaitDelivery: false })).addresses;
+    };
+    if (!this.config.COMPAT_SEND_EMAIL_CODE_REVEALS_USER) {
+      setImmediate(() => {
+        send().catch((error: unknown) => this.logger.error(`Sending a requested email code failed: ${String(error)}`));
+      });
+      return { revealed: false, addresses: [] };
+    }
+    const addresses = await send();
+    if (!addresses) throw new DomainError(ErrorCode.NoVerifiedEmail, 'Invalid user');
+    return { revealed: true, addresses };
+  }
+
+  async enableEmail(user: User, keepSessionId: string | null): Promise<void> {
+    const addresses = await this.users.verifiedAddresses(user.id);
+    if (addresses.length === 0) {
+      throw new DomainError(ErrorCode.NoVerifiedEmail, 'You need a verified email to enable 2FA by email');
+    }
+    await this.dataSource.transaction(async (manager) => {
+      await manager.query(
+        `INSERT INTO two_factor_methods (user_id, method, status, changed_at) VALUES ($1, 'email', 'enabled', $2)
+         ON CONFLICT (user_id, method) DO UPDATE SET status = 'enabled', changed_at = $2`,
+        [user.id, this.clock.now()],
+      );
+      // A new second factor must not leave sessions opened without it behind.
+      if (keepSessionId) await this.sessions.revokeOtherLoginSessions(user.id, keepSessionId, manager);
+      else await manager.query(`UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND kind = 'login' AND revoked_at IS NULL`, [user.id, this.clock.now()]);
+    });
+  }
+
+  async disableEmail(user: User): Promise<void> {
+    await this.dataSource.transaction(async (manager) => {
+      await manager.delete(TwoFactorMethod, { userId: user.id, method: 'email' });
+      await this.codes.invalidateAll(user.id, HANDSHAKE_PURPOSE, manager);
+    });
+  }
+
+  /** The `details` clients need to ask the user for the right thing. */
+  private async describe(
+    user: User,
+    method: SecondFactorMethod,
+    available: SecondFactorMethod[],
+    options: { send: boolean },
+  ): Promise<TwoFactorChallengeDetails> {
+    const addresses = await this.users.verifiedAddresses(user.id);
+    const details: TwoFactorChallengeDetails = {
+      method,
+      codeGenerated: false,
+      emailOrUsername: addresses[0] ?? user.username,
+      availableMethods: available,
+    };
+    if (method !== 'email') return details;
+    if (options.send) {
+      const sent = await this.sendEmailCode(user, { awaitDelivery: true });
+      details.codeGenerated = sent.codeGenerated;
+      if (!sent.codeGenerated) {
+        details.codeCount = sent.codeCount;
+        if (sent.codeExpires) details.codeExpires = sent.codeExpires.toISOString();
+      }
+    }
+    return details;
+  }
+
+  /** The method the client named (default: the one offered), if the user may use it. */
+  private resolveMethod(requested: string | null | undefined, available: SecondFactorMethod[]): SecondFactorMethod | null {
+    // The password stands in only when no real second factor is enabled.
+    const allowed: SecondFactorMethod[] = available.length > 0 ? available : ['password'];
+    const method = requested?.trim().toLowerCase() || allowed[0];
+    return allowed.find((candidate) => candidate === method) ?? null;
+  }
+
+  private async verify(user: User, method: SecondFactorMethod, code: string): Promise<boolean> {
+    switch (method) {
+      case 'email':
+        return this.codes.consume(user.id, HANDSHAKE_PURPOSE, code);
+      case 'password':
+        return this.passwords.verifyDigest(user.passwordHash, code);
+      case 'totp':
+        // TOTP arrives with the authenticator-app issue; until then no user can have it enabled.
+        return false;
+    }
+  }
+}

@@ -1,0 +1,90 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { AppModule } from '../../src/app.module.js';
+import { Clock } from '../../src/common/clock.js';
+import { loadConfig, type AppConfig } from '../../src/config/app-config.js';
+import { configureApp } from '../../src/configure-app.js';
+import { DataSource } from 'typeorm';
+import { MailDeliveryWorker } from '../../src/mail/mail-delivery.worker.js';
+import { SmtpSink } from './smtp-sink.js';
+import { TestClock } from './test-clock.js';
+
+export interface TestApp {
+  app: NestFastifyApplication;
+  baseUrl: string;
+  config: AppConfig;
+  clock: TestClock;
+  mail: SmtpSink;
+  db: DataSource;
+  worker: MailDeliveryWorker;
+  close(): Promise<void>;
+}
+
+/** A fresh database (migrated by the app at start) on the run's PostgreSQL. */
+export async function createTestDatabase(): Promise<string> {
+  const adminUrl = inject('adminDatabaseUrl');
+  const name = `tfa_${randomBytes(6).toString('hex')}`;
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** The real application (configureApp and all) on a free port, a fresh database and an SMTP sink. */
+export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const mail = new SmtpSink();
+  await mail.start();
+  const dataDir = mkdtempSync(join(tmpdir(), 'tfa-test-data-'));
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    DATA_DIR: dataDir,
+    DATABASE_URL: await createTestDatabase(),
+    SMTP_URL: mail.url,
+    APP_SECRET: randomBytes(32).toString('hex'),
+    LOG_LEVEL: 'error',
+    RATE_LIMIT_PER_MINUTE: '100000',
+    RATE_LIMIT_AUTHENTICATED_PER_MINUTE: '100000',
+    PUBLIC_URL: 'http://app.test',
+    MAIL_WORKER_INTERVAL_MS: '3600000',
+    ...env,
+  });
+  const clock = new TestClock();
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] })
+    .overrideProvider(Clock)
+    .useValue(clock)
+    .compile();
+  const app = moduleRef.createNestApplication<NestFastifyApplication>(
+    new FastifyAdapter({ bodyLimit: config.BODY_LIMIT_BYTES, trustProxy: config.TRUST_PROXY }),
+    { bodyParser: false, logger: ['error'] },
+  );
+  await configureApp(app);
+  await app.listen(0, '127.0.0.1');
+  const address = app.getHttpServer().address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    app,
+    baseUrl: `http://127.0.0.1:${port}`,
+    config,
+    clock,
+    mail,
+    db: app.get(DataSource),
+    worker: app.get(MailDeliveryWorker),
+    async close() {
+      await app.close();
+      await mail.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
