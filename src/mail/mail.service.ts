@@ -66,7 +66,16 @@ export class MailService {
     });
     try {
       return await Promise.race([
-        Promise.all(ids.map((id) => this.attempt(id))).then((results) => results.every(Boolean)),
+        // Never rejects: callers fire and forget it (`void deliverNow`), and a rejection there (the
+        // database gone mid-attempt) would be unhandled and end the process. The worker retries.
+        Promise.all(
+          ids.map((id) =>
+            this.attempt(id).catch((error: unknown) => {
+              this.logger.warn(`Delivery attempt of message ${id} failed: ${error instanceof Error ? error.message : String(error)}`);
+              return false;
+            }),
+          ),
+        ).then((results) => results.every(Boolean)),
         timeout,
       ]);
     } finally {

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import { AuthModule } from '../../auth/auth.module.js';
 import { LoginModule } from '../../auth/login.module.js';
 import { TwoFactorModule } from '../../two-factor/two-factor.module.js';
@@ -13,6 +14,6 @@ import { V1AuthGuard } from './v1-auth.guard.js';
 @Module({
   imports: [AuthModule, LoginModule, UsersModule, TwoFactorModule],
   controllers: [LoginController, UsersController, TwoFactorController, VerifyEmailPageController],
-  providers: [V1AuthGuard],
+  providers: [{ provide: APP_GUARD, useClass: V1AuthGuard }],
 })
 export class V1ApiModule {}
