@@ -12,6 +12,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['src/**/*.spec.ts'],
+          setupFiles: ['reflect-metadata'],
           environment: 'node',
         },
       },

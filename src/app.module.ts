@@ -1,7 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
-import { ThrottlerModule } from '@nestjs/throttler';
-import { RateLimitGuard, isAuthenticatedRoute } from './api/rate-limit.guard.js';
+import { APP_FILTER } from '@nestjs/core';
 import { V1ApiModule } from './api/v1/v1-api.module.js';
 import { V1ExceptionFilter } from './api/v1/v1-exception.filter.js';
 import { AppConfig } from './config/app-config.js';
@@ -9,6 +7,7 @@ import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MailModule } from './mail/mail.module.js';
+import { RateLimitModule } from './rate-limit/rate-limit.module.js';
 import { UsersModule } from './users/users.module.js';
 import { AdminBootstrap } from './users/admin.bootstrap.js';
 
@@ -20,16 +19,7 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         DatabaseModule,
-        ThrottlerModule.forRoot({
-          throttlers: [
-            {
-              name: 'default',
-              ttl: 60_000,
-              limit: (context) =>
-                isAuthenticatedRoute(context) ? config.RATE_LIMIT_AUTHENTICATED_PER_MINUTE : config.RATE_LIMIT_PER_MINUTE,
-            },
-          ],
-        }),
+        RateLimitModule,
         MailModule,
         UsersModule,
         HealthModule,
@@ -37,7 +27,6 @@ export class AppModule {
       ],
       providers: [
         AdminBootstrap,
-        { provide: APP_GUARD, useClass: RateLimitGuard },
         // Errors raised outside any controller (body parsing, unknown routes) get surface 1's shape.
         { provide: APP_FILTER, useClass: V1ExceptionFilter },
       ],

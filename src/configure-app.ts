@@ -26,6 +26,12 @@ export const validationExceptionFactory = (errors: ValidationError[]): DomainErr
 class BodyShapeError extends BadRequestException {}
 
 /**
+ * JSON.parse keeps `__proto__` as an own key; copied onto a DTO by class-transformer it replaces
+ * the DTO's prototype (fields then read through it, unvalidated). Rejected like any unknown field.
+ */
+const POISONED_KEYS = new Set(['__proto__', 'constructor']);
+
+/**
  * Everything the HTTP application needs beyond its modules; main.ts and the end-to-end tests
  * both call it, so the tests exercise the real set-up.
  */
@@ -38,10 +44,15 @@ export async function configureApp(app: NestFastifyApplication): Promise<void> {
     const text = String(body);
     if (text.trim() === '') return done(null, {});
     try {
-      const parsed: unknown = JSON.parse(text);
+      let poisoned = false;
+      const parsed: unknown = JSON.parse(text, (key, value: unknown) => {
+        if (POISONED_KEYS.has(key)) poisoned = true;
+        return value;
+      });
       if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
         return done(new BodyShapeError('The body must be a JSON object'), undefined);
       }
+      if (poisoned) return done(new BodyShapeError('The body must not hold __proto__ or constructor keys'), undefined);
       return done(null, parsed);
     } catch {
       return done(new BodyShapeError('The body is not valid JSON'), undefined);
@@ -49,7 +60,11 @@ export async function configureApp(app: NestFastifyApplication): Promise<void> {
   });
   // The verification page's confirm button posts a form.
   fastify.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
-    done(null, Object.fromEntries(new URLSearchParams(String(body))));
+    const fields = new URLSearchParams(String(body));
+    if ([...fields.keys()].some((key) => POISONED_KEYS.has(key))) {
+      return done(new BodyShapeError('The body must not hold __proto__ or constructor keys'), undefined);
+    }
+    done(null, Object.fromEntries(fields));
   });
 
   app.useGlobalPipes(

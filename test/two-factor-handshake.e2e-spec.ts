@@ -10,6 +10,11 @@ import {
 } from './helpers/api.js';
 import { createTestApp, type TestApp } from './helpers/test-app.js';
 
+const CODE_IN_TEXT = /\b\d{3}-\d{3}\b/;
+/** Code emails delivered to `address` so far (other mail, such as security alerts, is not counted). */
+const codeMails = (t: TestApp, address: string): number =>
+  t.mail.messages.filter((m) => m.to.includes(address) && CODE_IN_TEXT.test(m.text)).length;
+
 /**
  * Surface 1's 2FA handshake on @Requires2FA routes (API.md "The 2FA handshake"): asking for a
  * code, answering with it, resends, the remember window, single use under concurrency, and the
@@ -107,9 +112,9 @@ describe('2FA handshake on @Requires2FA routes (surface 1)', () => {
 
     expect(response.status).toBe(400);
     expect(response.body).toEqual(totpRequired(subject.user.email));
-    const mail = await t.mail.waitFor((m) => m.to.includes(subject.user.email), { after: before });
-    expect(mail.text).toMatch(/\b\d{3}-\d{3}\b/);
-    expect(t.mail.messages.length).toBe(before + 1);
+    const mailed = t.mail.messages.slice(before).filter((m) => m.to.includes(subject.user.email) && CODE_IN_TEXT.test(m.text));
+    expect(mailed).toHaveLength(1);
+    expect(mailed[0]!.subject).not.toBe('');
     // The mailed code is the one the route wants.
     const code = await t.mail.codeFor(subject.user.email, { after: before });
     const answered = await createToken(subject, { agent, code, method: 'email' });
@@ -120,7 +125,7 @@ describe('2FA handshake on @Requires2FA routes (surface 1)', () => {
   it('asking again within EMAIL_CODE_RESEND_AFTER_SECONDS mails nothing and says when the code expires', async () => {
     const subject = await loggedInUser();
     await requestCode(subject);
-    const mailed = t.mail.count(subject.user.email);
+    const mailed = codeMails(t, subject.user.email);
 
     const again = await createToken(subject, { agent: newAgent() });
 
@@ -141,7 +146,7 @@ describe('2FA handshake on @Requires2FA routes (surface 1)', () => {
     const expiresInMs = Date.parse(again.body.details.codeExpires) - t.clock.now().getTime();
     expect(expiresInMs).toBeGreaterThan((t.config.EMAIL_CODE_TTL_SECONDS - 30) * 1000);
     expect(expiresInMs).toBeLessThanOrEqual(t.config.EMAIL_CODE_TTL_SECONDS * 1000);
-    expect(t.mail.count(subject.user.email)).toBe(mailed);
+    expect(codeMails(t, subject.user.email)).toBe(mailed);
   });
 
   it('after the resend window a new code is mailed and the earlier one still works too', async () => {

@@ -1,17 +1,26 @@
-import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
+import { Check, Column, CreateDateColumn, Entity, ForeignKey, Index, PrimaryColumn } from 'typeorm';
+import { User } from '../users/user.entity.js';
 
 export type SessionKind = 'login' | 'personal';
 
 @Entity({ name: 'sessions' })
+@Check('sessions_kind_check', `kind IN ('login', 'personal')`)
+@Index('sessions_personal_name_key', ['userId', 'name'], {
+  unique: true,
+  where: `kind = 'personal' AND revoked_at IS NULL`,
+})
 export class Session {
   @PrimaryColumn({ type: 'varchar', length: 32 })
   id: string;
 
   @Column({ name: 'user_id', type: 'varchar', length: 32 })
+  @ForeignKey(() => User, { name: 'sessions_user_id_fkey', onDelete: 'CASCADE' })
+  @Index('sessions_user_id_idx')
   userId: string;
 
   /** SHA-256 of the bearer token: a database leak does not leak sessions. */
   @Column({ name: 'token_hash', type: 'char', length: 64 })
+  @Index('sessions_token_hash_key', { unique: true })
   tokenHash: string;
 
   @Column({ type: 'varchar', length: 16 })

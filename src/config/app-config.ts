@@ -68,6 +68,10 @@ export class AppConfig {
   @IsOptional() @IsUrl({ protocols: ['redis', 'rediss'], require_tld: false, require_protocol: true })
   REDIS_URL?: string;
 
+  /** Prefix of every Redis key, so several deployments (or test runs) can share one server. */
+  @IsString() @Matches(/^[\w:.-]{0,64}$/, { message: 'REDIS_KEY_PREFIX must be up to 64 of [A-Za-z0-9_:.-]' })
+  REDIS_KEY_PREFIX = 'tfa:';
+
   /** Filled from DATA_DIR outside production when unset; see resolveAppSecret. */
   @IsOptional() @IsString() @MinLength(32, { message: 'APP_SECRET must be at least 32 characters' })
   APP_SECRET?: string;
@@ -180,7 +184,8 @@ export class ConfigError extends Error {
 
 const describe = (errors: ValidationError[]): string[] =>
   errors.flatMap((error) => {
-    const shown = JSON.stringify(error.property.match(/SECRET|PASSWORD/) ? '<hidden>' : error.value);
+    // Connection URLs may carry a password (smtp://user:pass@host): hidden like the secrets.
+    const shown = JSON.stringify(error.property.match(/SECRET|PASSWORD|(DATABASE|SMTP|REDIS)_URL/) ? '<hidden>' : error.value);
     return Object.values(error.constraints ?? {}).map(
       (constraint) => `${error.property}=${shown}: ${constraint}`,
     );

@@ -1,8 +1,10 @@
-import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { Check, Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
 export type OutboxStatus = 'pending' | 'sending' | 'sent' | 'failed';
 
 @Entity({ name: 'mail_outbox' })
+@Check('mail_outbox_status_check', `status IN ('pending', 'sending', 'sent', 'failed')`)
+@Index('mail_outbox_due_idx', ['nextAttemptAt'], { where: `status IN ('pending', 'sending')` })
 export class MailOutbox {
   @PrimaryGeneratedColumn('identity', { type: 'bigint' })
   id: string;

@@ -153,8 +153,10 @@ export class MailService {
       const giveUp = row.attempts >= this.config.MAIL_MAX_ATTEMPTS;
       const backoff = Math.min(MAX_BACKOFF_SECONDS, 5 * 2 ** (row.attempts - 1));
       await this.dataSource.query(
-        `UPDATE mail_outbox SET status = $2, next_attempt_at = $3, lease_until = NULL, last_error = $4,
-                data_encrypted = CASE WHEN $2 = 'failed' THEN NULL ELSE data_encrypted END
+        // $2 typed once: `status = $2` alone deduces varchar, `$2 = 'failed'` text, and PostgreSQL
+        // rejects the statement ("inconsistent types deduced"), leaving the row stuck in `sending`.
+        `UPDATE mail_outbox SET status = $2::varchar, next_attempt_at = $3, lease_until = NULL, last_error = $4,
+                data_encrypted = CASE WHEN $2::varchar = 'failed' THEN NULL ELSE data_encrypted END
           WHERE id = $1`,
         [row.id, giveUp ? 'failed' : 'pending', addSeconds(this.clock.now(), backoff), reason.slice(0, 500)],
       );

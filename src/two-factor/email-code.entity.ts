@@ -1,11 +1,14 @@
-import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, Entity, ForeignKey, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { User } from '../users/user.entity.js';
 
 @Entity({ name: 'email_codes' })
+@Index('email_codes_outstanding_idx', ['userId', 'purpose', 'expiresAt'], { where: 'consumed_at IS NULL' })
 export class EmailCode {
   @PrimaryGeneratedColumn('identity', { type: 'bigint' })
   id: string;
 
   @Column({ name: 'user_id', type: 'varchar', length: 32 })
+  @ForeignKey(() => User, { name: 'email_codes_user_id_fkey', onDelete: 'CASCADE' })
   userId: string;
 
   @Column({ type: 'varchar', length: 32 })

@@ -1,7 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { addSeconds, Clock } from '../common/clock.js';
-import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { AppConfig } from '../config/app-config.js';
 import { queryRows } from '../database/query-rows.js';
 import type { CodePurpose } from './email-codes.service.js';
@@ -28,18 +27,15 @@ export class SecondFactorFailuresService {
     @Inject(AppConfig) private readonly config: AppConfig,
   ) {}
 
-  async assertNotLocked(userId: string): Promise<void> {
+  /** When the user's second factor is locked, until when; null when it is not. */
+  async lockedUntil(userId: string): Promise<Date | null> {
     const [row] = await queryRows<{ locked_until: Date | null }>(
       this.dataSource,
       'SELECT locked_until FROM second_factor_failures WHERE user_id = $1',
       [userId],
     );
-    const lockedUntil = row?.locked_until;
-    if (lockedUntil && lockedUntil > this.clock.now()) {
-      throw new DomainError(ErrorCode.TwoFactorLocked, 'Too many failed two-factor attempts; try again later', {
-        lockedUntil: lockedUntil.toISOString(),
-      });
-    }
+    const lockedUntil = row?.locked_until ?? null;
+    return lockedUntil && lockedUntil > this.clock.now() ? lockedUntil : null;
   }
 
   async recordFailure(userId: string, purpose: CodePurpose): Promise<FailureOutcome> {

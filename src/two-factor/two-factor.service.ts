@@ -98,6 +98,15 @@ export class TwoFactorService {
     const offered: SecondFactorMethod = available[0] ?? 'password';
     const code = attempt.code?.trim();
 
+    // Checked before anything else: a locked account neither gets codes mailed nor has them checked.
+    const lockedUntil = await this.failures.lockedUntil(user.id);
+    if (lockedUntil) {
+      throw new DomainError(ErrorCode.TwoFactorLocked, 'Too many failed attempts; try again later', {
+        ...(await this.describe(user, offered, available, { send: false })),
+        lockedUntil: lockedUntil.toISOString(),
+      });
+    }
+
     if (!code) {
       const details = await this.describe(user, offered, available, { send: true });
       throw new DomainError(ErrorCode.TwoFactorRequired, 'TOTP Required', details);
@@ -107,7 +116,6 @@ export class TwoFactorService {
     if (!method) {
       throw new DomainError(ErrorCode.TwoFactorInvalid, 'TOTP Invalid', await this.describe(user, offered, available, { send: false }));
     }
-    await this.failures.assertNotLocked(user.id);
     if (await this.verify(user, method, code)) {
       await this.failures.recordSuccess(user.id, HANDSHAKE_PURPOSE);
       if (session?.kind === 'login') {

@@ -1,6 +1,8 @@
-import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 
 @Entity({ name: 'users' })
+// Expression index (lower(username)), which TypeORM cannot model: declared so schema diffs leave it alone.
+@Index('users_username_lower_key', { synchronize: false })
 export class User {
   @PrimaryColumn({ type: 'varchar', length: 32 })
   id: string;

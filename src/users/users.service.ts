@@ -5,7 +5,9 @@ import { addSeconds, Clock } from '../common/clock.js';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { randomId, randomToken, sha256Hex } from '../common/random.js';
 import { PasswordService } from '../auth/password.service.js';
+import { SessionsService } from '../auth/sessions.service.js';
 import { AppConfig } from '../config/app-config.js';
+import { queryRows } from '../database/query-rows.js';
 import { MailService } from '../mail/mail.service.js';
 import { TwoFactorMethod } from '../two-factor/two-factor-method.entity.js';
 import { UserEmail } from './user-email.entity.js';
@@ -43,6 +45,7 @@ export class UsersService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly passwords: PasswordService,
+    private readonly sessions: SessionsService,
     private readonly mail: MailService,
     private readonly clock: Clock,
     @Inject(AppConfig) private readonly config: AppConfig,
@@ -114,21 +117,31 @@ export class UsersService {
     void this.mail.deliverNow(outboxIds);
   }
 
+  /** Verifies the address; a pending new address (an email change) then replaces the old ones. */
   async verifyEmail(token: string): Promise<void> {
     const now = this.clock.now();
-    const verified = await this.dataSource
-      .createQueryBuilder()
-      .update(UserEmail)
-      .set({ verifiedAt: now, verificationTokenHash: null, verificationExpiresAt: null })
-      .where('verification_token_hash = :hash AND verification_expires_at > :now AND verified_at IS NULL', {
-        hash: sha256Hex(token),
-        now,
-      })
-      .execute();
-    if (!verified.affected) throw new DomainError(ErrorCode.InvalidToken, 'The verification link is invalid or has expired');
+    await this.dataSource.transaction(async (manager) => {
+      const [verified] = await queryRows<{ id: string; user_id: string; is_primary: boolean }>(
+        manager,
+        `UPDATE user_emails SET verified_at = $2, verification_token_hash = NULL, verification_expires_at = NULL
+          WHERE verification_token_hash = $1 AND verification_expires_at > $2 AND verified_at IS NULL
+          RETURNING id, user_id, is_primary`,
+        [sha256Hex(token), now],
+      );
+      if (!verified) throw new DomainError(ErrorCode.InvalidToken, 'The verification link is invalid or has expired');
+      if (!verified.is_primary) {
+        await manager.query('DELETE FROM user_emails WHERE user_id = $1 AND id <> $2', [verified.user_id, verified.id]);
+        await manager.query('UPDATE user_emails SET is_primary = true WHERE id = $1', [verified.id]);
+      }
+    });
   }
 
-  async updateProfile(userId: string, changes: ProfileChanges): Promise<UserWithEmails> {
+  /**
+   * `keepSessionId`: the caller's session; a password change ends every other login session.
+   * An email change takes effect when the new address is verified (see verifyEmail); until then
+   * the verified address keeps receiving codes, so the second factor never lapses.
+   */
+  async updateProfile(userId: string, changes: ProfileChanges, keepSessionId: string): Promise<UserWithEmails> {
     const { outboxIds } = await this.dataSource.transaction(async (manager) => {
       const user = await manager.findOneByOrFail(User, { id: userId });
       const queued: string[] = [];
@@ -138,6 +151,7 @@ export class UsersService {
         }
         this.assertPasswordPolicy(changes.newPassword);
         user.passwordHash = await this.passwords.hash(changes.newPassword);
+        await this.sessions.revokeOtherLoginSessions(user.id, keepSessionId, manager);
       }
       if (changes.name !== undefined) user.name = changes.name;
       if (changes.username !== undefined && changes.username.toLowerCase() !== user.username.toLowerCase()) {
@@ -148,7 +162,7 @@ export class UsersService {
         user.username = changes.username;
       }
       if (changes.email !== undefined) {
-        queued.push(...(await this.replacePrimaryEmail(manager, user, changes.email)));
+        queued.push(...(await this.requestEmailChange(manager, user, changes.email)));
       }
       await manager.save(User, user);
       return { outboxIds: queued };
@@ -258,17 +272,22 @@ export class UsersService {
     }
   }
 
-  private async replacePrimaryEmail(manager: EntityManager, user: User, address: string): Promise<string[]> {
+  /**
+   * A never-verified primary address is simply replaced. Otherwise the new address waits beside
+   * the verified one (one pending change at a time) until its link is opened.
+   */
+  private async requestEmailChange(manager: EntityManager, user: User, address: string): Promise<string[]> {
     this.assertEmail(address);
-    const current = await manager.findOne(UserEmail, { where: { userId: user.id, isPrimary: true } });
-    if (current?.address.toLowerCase() === address.toLowerCase()) return [];
+    const emails = await manager.find(UserEmail, { where: { userId: user.id } });
+    const primary = emails.find((email) => email.isPrimary);
+    if (primary?.address.toLowerCase() === address.toLowerCase()) return [];
+    const replaced = emails.filter((email) => !email.verifiedAt).map((email) => email.id);
+    if (replaced.length) await manager.delete(UserEmail, { id: In(replaced) });
     await this.assertEmailFree(manager, address);
-    const ids = (await manager.find(UserEmail, { where: { userId: user.id }, select: { id: true } })).map((e) => e.id);
-    if (ids.length) await manager.delete(UserEmail, { id: In(ids) });
     const email = manager.create(UserEmail, {
       userId: user.id,
       address,
-      isPrimary: true,
+      isPrimary: !primary?.verifiedAt,
       verifiedAt: null,
       verificationTokenHash: null,
       verificationExpiresAt: null,

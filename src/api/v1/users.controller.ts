@@ -47,7 +47,7 @@ export class UsersController {
 
   @Post('users.create')
   @HttpCode(200)
-  @V1Authenticated()
+  @V1Authenticated({ roles: ['admin'] })
   @Requires2FA()
   async create(@CurrentAuth() auth: AuthenticatedSession, @Body() body: CreateUserDto) {
     const { user, emails } = await this.users.createByAdmin(auth.user, body);
@@ -59,7 +59,7 @@ export class UsersController {
   @V1Authenticated()
   @Requires2FA()
   async updateOwnBasicInfo(@CurrentAuth() auth: AuthenticatedSession, @Body() body: UpdateOwnBasicInfoDto) {
-    const { user, emails } = await this.users.updateProfile(auth.user.id, body.data);
+    const { user, emails } = await this.users.updateProfile(auth.user.id, body.data, auth.session.id);
     return { success: true, user: presentUser(user, emails) };
   }
 

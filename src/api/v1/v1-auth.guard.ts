@@ -12,7 +12,7 @@ import type { FastifyRequest } from 'fastify';
 import { SessionsService, type AuthenticatedSession } from '../../auth/sessions.service.js';
 import { DomainError, ErrorCode } from '../../common/domain-error.js';
 import type { TwoFactorSubject } from '../../two-factor/two-factor.types.js';
-import { AUTHENTICATED_ROUTE } from '../rate-limit.guard.js';
+import { AUTHENTICATED_ROUTE } from '../../rate-limit/rate-limit.guard.js';
 
 export type V1Request = FastifyRequest & { auth?: AuthenticatedSession; twoFactorSubject?: TwoFactorSubject };
 
@@ -42,16 +42,25 @@ export class V1AuthGuard implements CanActivate {
     const token = headerValue(request, 'x-auth-token');
     const auth = userId && token ? await this.sessions.authenticate(userId, token) : null;
     if (!auth) throw new DomainError(ErrorCode.AuthenticationRequired, 'You must be logged in to do this.');
+    // Role checks come before any second factor: no code is mailed for a request that cannot succeed.
+    const roles = this.reflector.getAllAndOverride<string[] | undefined>(V1_REQUIRED_ROLES, [context.getHandler(), context.getClass()]);
+    if (roles?.length && !roles.some((role) => auth.user.roles.includes(role))) {
+      throw new DomainError(ErrorCode.NotAuthorized, 'Not allowed');
+    }
     request.auth = auth;
     request.twoFactorSubject = auth;
     return true;
   }
 }
 
-/** The route needs a logged-in user; also tells the rate limiter to count per user. */
-export const V1Authenticated = () =>
+/** Roles of which the caller needs one (checked with the login, before @Requires2FA). */
+export const V1_REQUIRED_ROLES = 'v1:required-roles';
+
+/** The route needs a logged-in user (with one of `roles`, if given); also tells the rate limiter to count per user. */
+export const V1Authenticated = (options: { roles?: string[] } = {}) =>
   applyDecorators(
     SetMetadata(AUTHENTICATED_ROUTE, true),
+    SetMetadata(V1_REQUIRED_ROLES, options.roles ?? []),
     ApiHeader({ name: 'X-User-Id', required: true }),
     ApiHeader({ name: 'X-Auth-Token', required: true }),
   );

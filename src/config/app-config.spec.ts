@@ -1,0 +1,197 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './app-config.js';
+
+const SECRET = 'an-app-secret-of-more-than-32-characters-0123456789';
+
+describe('loadConfig', () => {
+  let dataDir: string;
+  beforeEach(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'tfa-config-'));
+  });
+  afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  const load = (env: Record<string, string | undefined>) => loadConfig({ DATA_DIR: dataDir, APP_SECRET: SECRET, ...env });
+
+  /** The ConfigError thrown for `env` (fails the test if none is thrown). */
+  const configError = (env: Record<string, string | undefined>): ConfigError => {
+    try {
+      load(env);
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      return error as ConfigError;
+    }
+    throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+  };
+
+  describe('defaults (API.md, DESIGN.md)', () => {
+    it('fills every documented default', () => {
+      const config = load({});
+      expect(config).toMatchObject({
+        NODE_ENV: 'development',
+        PORT: 3000,
+        HOST: '127.0.0.1',
+        MAIL_FROM: '"Two-Factor" <no-reply@localhost>',
+        DEFAULT_LOCALE: 'en',
+        TRUST_PROXY: false,
+        BODY_LIMIT_BYTES: 65_536,
+        EMAIL_CODE_TTL_SECONDS: 600,
+        EMAIL_CODE_MAX_ATTEMPTS: 5,
+        EMAIL_CODE_MAX_OUTSTANDING: 3,
+        EMAIL_CODE_RESEND_AFTER_SECONDS: 60,
+        REMEMBER_2FA_SECONDS: 1800,
+        LOCKOUT_THRESHOLD: 10,
+        LOCKOUT_BASE_SECONDS: 30,
+        LOCKOUT_MAX_SECONDS: 3600,
+        LOCKOUT_MAX_FAILURES: 100,
+        RATE_LIMIT_PER_MINUTE: 10,
+        COMPAT_SEND_EMAIL_CODE_REVEALS_USER: false,
+        TWO_FACTOR_EMAIL_AUTO_OPT_IN: true,
+        EMAIL_VERIFICATION_TTL_SECONDS: 86_400,
+        PASSWORD_MIN_LENGTH: 8,
+      });
+      expect(config.DATABASE_URL).toBeUndefined();
+      expect(config.SMTP_URL).toBeUndefined();
+      expect(config.REDIS_URL).toBeUndefined();
+      expect(config.ADMIN_USERNAME).toBeUndefined();
+      expect(config.publicUrl).toBe('http://127.0.0.1:3000');
+      expect(config.appSecret).toBe(SECRET);
+    });
+
+    it('reads numbers, booleans and URLs from their string form; empty means unset', () => {
+      const config = load({
+        PORT: ' 8080 ',
+        HOST: '0.0.0.0',
+        EMAIL_CODE_TTL_SECONDS: '300',
+        TRUST_PROXY: 'yes',
+        COMPAT_SEND_EMAIL_CODE_REVEALS_USER: 'TRUE',
+        TWO_FACTOR_EMAIL_AUTO_OPT_IN: '0',
+        PUBLIC_URL: 'https://auth.example.com/',
+        DATABASE_URL: 'postgres://app:pw@db.internal:5432/tfa',
+        SMTP_URL: 'smtps://mailer:pw@smtp.example.com:465',
+        REDIS_URL: 'redis://cache:6379',
+        REMEMBER_2FA_SECONDS: '',
+        UNRELATED_VARIABLE: 'ignored',
+      });
+      expect(config).toMatchObject({
+        PORT: 8080,
+        EMAIL_CODE_TTL_SECONDS: 300,
+        TRUST_PROXY: true,
+        COMPAT_SEND_EMAIL_CODE_REVEALS_USER: true,
+        TWO_FACTOR_EMAIL_AUTO_OPT_IN: false,
+        REMEMBER_2FA_SECONDS: 1800,
+      });
+      expect(config.publicUrl).toBe('https://auth.example.com');
+      expect(config).not.toHaveProperty('UNRELATED_VARIABLE');
+    });
+
+    it('accepts a complete admin bootstrap', () => {
+      const config = load({ ADMIN_USERNAME: 'admin', ADMIN_EMAIL: 'admin@example.com', ADMIN_PASSWORD: 'a good password' });
+      expect(config).toMatchObject({ ADMIN_USERNAME: 'admin', ADMIN_EMAIL: 'admin@example.com', ADMIN_PASSWORD: 'a good password' });
+    });
+  });
+
+  describe('bad values stop start-up with a message naming the variable', () => {
+    it.each([
+      ['PORT', 'abc'],
+      ['PORT', '70000'],
+      ['PORT', '-1'],
+      ['PORT', '3000.5'],
+      ['EMAIL_CODE_TTL_SECONDS', 'ten minutes'],
+      ['EMAIL_CODE_TTL_SECONDS', '0'],
+      ['EMAIL_CODE_TTL_SECONDS', '59'],
+      ['EMAIL_CODE_TTL_SECONDS', '86401'],
+      ['EMAIL_CODE_MAX_ATTEMPTS', '0'],
+      ['REMEMBER_2FA_SECONDS', '1e3'],
+      ['RATE_LIMIT_PER_MINUTE', '0'],
+      ['TRUST_PROXY', 'maybe'],
+      ['COMPAT_SEND_EMAIL_CODE_REVEALS_USER', 'on?'],
+      ['TWO_FACTOR_EMAIL_AUTO_OPT_IN', '2'],
+      ['PUBLIC_URL', 'not a url'],
+      ['PUBLIC_URL', 'ftp://files.example.com'],
+      ['PUBLIC_URL', 'app.example.com'],
+      ['DATABASE_URL', 'mysql://db.example.com/tfa'],
+      ['SMTP_URL', 'http://smtp.example.com'],
+      ['REDIS_URL', 'localhost:6379'],
+      ['NODE_ENV', 'staging'],
+      ['DEFAULT_LOCALE', 'xx'],
+      ['ADMIN_EMAIL', 'not-an-email'],
+    ])('%s=%j', (name, value) => {
+      const env: Record<string, string> = { [name]: value };
+      if (name === 'ADMIN_EMAIL') Object.assign(env, { ADMIN_USERNAME: 'admin', ADMIN_PASSWORD: 'a good password' });
+      const error = configError(env);
+      expect(error.message).toContain(name);
+      // One line per broken rule, each starting with the variable's name.
+      expect(error.problems.length).toBeGreaterThan(0);
+      for (const problem of error.problems) expect(problem).toMatch(new RegExp(`^${name}=`));
+    });
+
+    it('reports every problem at once', () => {
+      const error = configError({ PORT: 'abc', TRUST_PROXY: 'maybe', PUBLIC_URL: 'nope' });
+      expect(new Set(error.problems.map((problem) => problem.split('=')[0]))).toEqual(new Set(['PORT', 'TRUST_PROXY', 'PUBLIC_URL']));
+    });
+
+    it('LOCKOUT_BASE_SECONDS must not exceed LOCKOUT_MAX_SECONDS', () => {
+      const error = configError({ LOCKOUT_BASE_SECONDS: '600', LOCKOUT_MAX_SECONDS: '60' });
+      expect(error.message).toContain('LOCKOUT_BASE_SECONDS');
+      expect(error.message).toContain('LOCKOUT_MAX_SECONDS');
+    });
+  });
+
+  describe('never prints a secret value', () => {
+    it.each([
+      ['APP_SECRET', 'short-secret-Zq81'],
+      ['ADMIN_PASSWORD', 'pw-Zq81'],
+      ['DATABASE_URL', 'mysql://app:db-pass-Zq81@db.internal/tfa'],
+      ['SMTP_URL', 'smtp://mailer:smtp-pass-Zq81@smtp.example.com:notaport'],
+      ['REDIS_URL', 'http://:redis-pass-Zq81@cache:6379'],
+    ])('%s', (name, value) => {
+      const env: Record<string, string> = { [name]: value };
+      if (name === 'ADMIN_PASSWORD') Object.assign(env, { ADMIN_USERNAME: 'admin', ADMIN_EMAIL: 'admin@example.com' });
+      const error = configError(env);
+      expect(error.message).toContain(name);
+      expect(error.message).not.toContain('Zq81');
+      expect(JSON.stringify(error.problems)).not.toContain('Zq81');
+      expect(String(error.stack)).not.toContain('Zq81');
+    });
+  });
+
+  describe('admin bootstrap', () => {
+    it('ADMIN_USERNAME alone is refused, naming the missing variables', () => {
+      const error = configError({ ADMIN_USERNAME: 'admin' });
+      expect(error.message).toContain('ADMIN_EMAIL');
+      expect(error.message).toContain('ADMIN_PASSWORD');
+    });
+
+    it('ADMIN_PASSWORD without the others is refused without printing it', () => {
+      const error = configError({ ADMIN_PASSWORD: 'hidden-admin-pw-Zq81' });
+      expect(error.message).toContain('ADMIN_USERNAME');
+      expect(error.message).not.toContain('Zq81');
+    });
+  });
+
+  describe('APP_SECRET', () => {
+    it('is required when NODE_ENV=production, and no secret file is made', () => {
+      const error = configError({ NODE_ENV: 'production', APP_SECRET: undefined });
+      expect(error.message).toContain('APP_SECRET');
+      expect(existsSync(join(dataDir, 'app-secret'))).toBe(false);
+      expect(load({ NODE_ENV: 'production' }).appSecret).toBe(SECRET);
+    });
+
+    it('outside production it is generated once into DATA_DIR and kept', () => {
+      const first = load({ APP_SECRET: undefined });
+      const file = join(dataDir, 'app-secret');
+      expect(first.appSecret.length).toBeGreaterThanOrEqual(32);
+      expect(readFileSync(file, 'utf8').trim()).toBe(first.appSecret);
+      expect(statSync(file).mode & 0o077).toBe(0);
+      expect(load({ APP_SECRET: undefined }).appSecret).toBe(first.appSecret);
+    });
+
+    it('must be at least 32 characters', () => {
+      expect(configError({ APP_SECRET: 'x'.repeat(31) }).message).toContain('APP_SECRET');
+      expect(load({ APP_SECRET: 'x'.repeat(32) }).appSecret).toBe('x'.repeat(32));
+    });
+  });
+});

@@ -1,0 +1,88 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Api, type ApiResponse, uniqueName } from './helpers/api.js';
+import { createTestApp, type TestApp } from './helpers/test-app.js';
+
+/**
+ * Rate limits on unauthenticated routes (API.md "Shapes": 429 body and X-RateLimit-* headers;
+ * DESIGN.md: per caller and route). The limiter runs on real time, so each test uses a route no
+ * other test of this file touches, and the file stays well inside one minute.
+ */
+
+const LIMIT = 3;
+const TOO_MANY = /^Error, too many requests\. Please slow down\. You must wait (\d+) seconds before trying this endpoint again\. \[error-too-many-requests\]$/;
+
+function expectRateLimitHeaders(res: ApiResponse, remaining: number): void {
+  expect(res.headers.get('x-ratelimit-limit')).toBe(String(LIMIT));
+  expect(res.headers.get('x-ratelimit-remaining')).toBe(String(remaining));
+  const reset = res.headers.get('x-ratelimit-reset');
+  expect(reset).toMatch(/^\d+$/);
+  expect(Number(reset)).toBeGreaterThan(0);
+  expect(Number(reset)).toBeLessThanOrEqual(60);
+}
+
+function expectTooManyRequests(res: ApiResponse): void {
+  expect(res.status).toBe(429);
+  expect(res.body).toEqual({ success: false, error: expect.stringMatching(TOO_MANY) });
+  const wait = Number(TOO_MANY.exec(res.body.error)![1]);
+  expect(Number.isInteger(wait)).toBe(true);
+  expect(wait).toBeGreaterThan(0);
+  expect(wait).toBeLessThanOrEqual(60);
+  expectRateLimitHeaders(res, 0);
+}
+
+describe(`rate limits (RATE_LIMIT_PER_MINUTE=${LIMIT})`, () => {
+  let t: TestApp;
+  let api: Api;
+  beforeAll(async () => {
+    t = await createTestApp({ RATE_LIMIT_PER_MINUTE: String(LIMIT) });
+    api = new Api(t.baseUrl);
+  });
+  afterAll(async () => t?.close());
+
+  it('the 4th login within a minute answers 429 with the Rocket.Chat body and headers', async () => {
+    const credentials = { user: uniqueName('nobody'), password: 'wrong password' };
+    for (let i = 1; i <= LIMIT; i++) {
+      const res = await api.post('/api/v1/login', credentials);
+      expect(res.status).toBe(401);
+      expect(res.body).toEqual({ status: 'error', error: 'Unauthorized', message: 'Unauthorized' });
+      expectRateLimitHeaders(res, LIMIT - i);
+    }
+    const limited = await api.post('/api/v1/login', credentials);
+    expectTooManyRequests(limited);
+    // Still limited, whatever the body.
+    expectTooManyRequests(await api.post('/api/v1/login', { user: uniqueName('other'), password: 'x' }));
+  });
+
+  it('successful answers carry X-RateLimit-* too; the 4th sendEmailCode answers 429', async () => {
+    for (let i = 1; i <= LIMIT; i++) {
+      const res = await api.post('/api/v1/users.2fa.sendEmailCode', { emailOrUsername: uniqueName('nobody') });
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ success: true });
+      expectRateLimitHeaders(res, LIMIT - i);
+    }
+    expectTooManyRequests(await api.post('/api/v1/users.2fa.sendEmailCode', { emailOrUsername: uniqueName('nobody') }));
+  });
+
+  it('counts per route: another unauthenticated route still answers once one is exhausted', async () => {
+    for (let i = 1; i <= LIMIT; i++) {
+      const res = await api.post('/api/v1/users.verifyEmail', { token: 'no-such-token' });
+      expect(res.status).toBe(400);
+      expect(res.body).toMatchObject({ success: false, errorType: 'error-invalid-token' });
+    }
+    expectTooManyRequests(await api.post('/api/v1/users.verifyEmail', { token: 'no-such-token' }));
+
+    const other = await api.post('/api/v1/users.sendConfirmationEmail', { email: `${uniqueName('nobody')}@example.com` });
+    expect(other.status).toBe(200);
+    expect(other.body).toEqual({ success: true });
+    expectRateLimitHeaders(other, LIMIT - 1);
+  });
+
+  it('counts requests that validation rejects too', async () => {
+    for (let i = 1; i <= LIMIT; i++) {
+      const res = await api.post('/api/v1/users.register', { username: 1 });
+      expect(res.status).toBe(400);
+      expectRateLimitHeaders(res, LIMIT - i);
+    }
+    expectTooManyRequests(await api.post('/api/v1/users.register', { username: 1 }));
+  });
+});
