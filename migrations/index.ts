@@ -1,4 +1,5 @@
 import { InitialSchema1763780000000 } from './1763780000000-initial-schema.js';
+import { AuditEvents1763790000000 } from './1763790000000-audit-events.js';
 
 /** Listed explicitly (not globbed) so the app, the CLI and the tests load the same classes. */
-export const migrations = [InitialSchema1763780000000];
+export const migrations = [InitialSchema1763780000000, AuditEvents1763790000000];

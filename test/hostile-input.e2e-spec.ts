@@ -40,8 +40,8 @@ interface HostileCase {
   body?: unknown;
   rawBody?: string;
   contentType?: string;
-  /** Allowed status besides 400. */
-  status?: number[];
+  /** The expected status when not 400. */
+  status?: number;
 }
 
 /** The raw JSON of `body` with an extra key written first (JSON.stringify drops `__proto__`). */
@@ -51,7 +51,7 @@ const withRawKey = (key: string, value: unknown, body: Record<string, unknown>):
 function hostileCases(endpoint: Endpoint): HostileCase[] {
   const valid = endpoint.withString(uniqueName('hostile'));
   const form = new URLSearchParams(
-    Object.entries(valid).map(([key, value]) => [key, typeof value === 'string' ? value : JSON.stringify(value)]),
+    Object.entries(valid).map(([key, value]): [string, string] => [key, typeof value === 'string' ? value : JSON.stringify(value)]),
   );
   const cases: HostileCase[] = [
     { name: 'malformed JSON', rawBody: `{"password": "${SECRET_PASSWORD}", "code": "${SECRET_CODE}"` },
@@ -69,7 +69,7 @@ function hostileCases(endpoint: Endpoint): HostileCase[] {
     {
       name: 'an oversized body',
       body: endpoint.withString(`${SECRET_PASSWORD}${'x'.repeat(BODY_LIMIT + 1)}`),
-      status: [413],
+      status: 413,
     },
     { name: 'a very long string', body: endpoint.withString(`${SECRET_PASSWORD}${'a'.repeat(3000)}`) },
     { name: 'a __proto__ key', rawBody: withRawKey('__proto__', { isAdmin: true, roles: ['admin'] }, valid) },
@@ -79,9 +79,10 @@ function hostileCases(endpoint: Endpoint): HostileCase[] {
       rawBody: `${form.toString()}&__proto__=admin`,
       contentType: 'application/x-www-form-urlencoded',
     },
-    { name: 'a text/plain body', rawBody: JSON.stringify(valid), contentType: 'text/plain', status: [415] },
-    { name: 'an XML body', rawBody: `<login><password>${SECRET_PASSWORD}</password></login>`, contentType: 'application/xml', status: [415] },
-    { name: 'a multipart body', rawBody: `--b\r\nContent-Disposition: form-data; name="x"\r\n\r\n${SECRET_PASSWORD}\r\n--b--\r\n`, contentType: 'multipart/form-data; boundary=b', status: [415] },
+    // A JSON object sent as text/plain (what a cross-site form can send) is not read as JSON.
+    { name: 'a text/plain body', rawBody: JSON.stringify(valid), contentType: 'text/plain' },
+    { name: 'an XML body', rawBody: `<login><password>${SECRET_PASSWORD}</password></login>`, contentType: 'application/xml', status: 415 },
+    { name: 'a multipart body', rawBody: `--b\r\nContent-Disposition: form-data; name="x"\r\n\r\n${SECRET_PASSWORD}\r\n--b--\r\n`, contentType: 'multipart/form-data; boundary=b', status: 415 },
   ];
   if (endpoint.nestedProto) cases.push({ name: 'a nested __proto__ key', rawBody: endpoint.nestedProto });
   if (endpoint.withName) {
@@ -129,10 +130,10 @@ describe('hostile input (surface 1)', () => {
     return row;
   }
 
-  function expectSurfaceOneFailure(res: ApiResponse, allowed: number[] = []): void {
+  function expectSurfaceOneFailure(res: ApiResponse, status = 400): void {
     expect(res.status, JSON.stringify(res.body)).toBeGreaterThanOrEqual(400);
     expect(res.status, JSON.stringify(res.body)).toBeLessThan(500);
-    expect([400, ...allowed], JSON.stringify(res.body)).toContain(res.status);
+    expect(res.status, JSON.stringify(res.body)).toBe(status);
     expect(res.body).toEqual({
       success: false,
       errorType: expect.any(String),

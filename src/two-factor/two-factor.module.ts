@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module.js';
 import { AuthModule } from '../auth/auth.module.js';
 import { MailModule } from '../mail/mail.module.js';
 import { UsersModule } from '../users/users.module.js';
@@ -8,7 +9,7 @@ import { TwoFactorGuard } from './two-factor.guard.js';
 import { TwoFactorService } from './two-factor.service.js';
 
 @Module({
-  imports: [AuthModule, UsersModule, MailModule],
+  imports: [AuthModule, UsersModule, MailModule, AuditModule],
   providers: [TwoFactorService, EmailCodesService, SecondFactorFailuresService, TwoFactorGuard],
   exports: [TwoFactorService, EmailCodesService, TwoFactorGuard],
 })

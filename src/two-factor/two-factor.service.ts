@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { AuditService } from '../audit/audit.service.js';
 import { addSeconds, Clock } from '../common/clock.js';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { PasswordService } from '../auth/password.service.js';
@@ -48,6 +49,7 @@ export class TwoFactorService {
     private readonly codes: EmailCodesService,
     private readonly failures: SecondFactorFailuresService,
     private readonly mail: MailService,
+    private readonly audit: AuditService,
     private readonly clock: Clock,
     @Inject(AppConfig) private readonly config: AppConfig,
   ) {}
@@ -102,22 +104,23 @@ export class TwoFactorService {
     const lockedUntil = await this.failures.lockedUntil(user.id);
     if (lockedUntil) {
       throw new DomainError(ErrorCode.TwoFactorLocked, 'Too many failed attempts; try again later', {
-        ...(await this.describe(user, offered, available, { send: false })),
+        ...(await this.describe(user, offered, available, { send: false, client })),
         lockedUntil: lockedUntil.toISOString(),
       });
     }
 
     if (!code) {
-      const details = await this.describe(user, offered, available, { send: true });
+      const details = await this.describe(user, offered, available, { send: true, client });
       throw new DomainError(ErrorCode.TwoFactorRequired, 'TOTP Required', details);
     }
 
     const method = this.resolveMethod(attempt.method, available);
     if (!method) {
-      throw new DomainError(ErrorCode.TwoFactorInvalid, 'TOTP Invalid', await this.describe(user, offered, available, { send: false }));
+      throw new DomainError(ErrorCode.TwoFactorInvalid, 'TOTP Invalid', await this.describe(user, offered, available, { send: false, client }));
     }
     if (await this.verify(user, method, code)) {
       await this.failures.recordSuccess(user.id, HANDSHAKE_PURPOSE);
+      await this.audit.record({ userId: user.id, type: 'second_factor_verified', outcome: 'success', method, client });
       if (session?.kind === 'login') {
         await this.sessions.rememberTwoFactor(session.id, clientFingerprint(client), this.rememberUntil());
       }
@@ -125,8 +128,10 @@ export class TwoFactorService {
     }
 
     const outcome = await this.failures.recordFailure(user.id, HANDSHAKE_PURPOSE);
+    await this.audit.record({ userId: user.id, type: 'second_factor_failed', outcome: 'failure', method, client });
+    if (outcome.lockedUntil) await this.audit.record({ userId: user.id, type: 'lockout', outcome: 'failure', method, client });
     if (outcome.maxAttemptsReached) await this.codes.invalidateAll(user.id, HANDSHAKE_PURPOSE);
-    const details = await this.describe(user, method, available, { send: false });
+    const details = await this.describe(user, method, available, { send: false, client });
     if (outcome.maxAttemptsReached) {
       throw new DomainError(ErrorCode.TwoFactorMaxAttempts, 'Too many wrong codes; request a new one', details);
     }
@@ -142,7 +147,7 @@ export class TwoFactorService {
    * EMAIL_CODE_RESEND_AFTER_SECONDS ago is still valid. `awaitDelivery`: wait for the first
    * attempt and fail with EmailSendFailed if it did not go out (the message stays queued).
    */
-  async sendEmailCode(user: User, options: { awaitDelivery: boolean }): Promise<EmailCodeSent> {
+  async sendEmailCode(user: User, options: { awaitDelivery: boolean; client: ClientInfo }): Promise<EmailCodeSent> {
     const addresses = await this.users.verifiedAddresses(user.id);
     if (addresses.length === 0) return { codeGenerated: false, codeCount: 0, codeExpires: null, addresses };
     const existing = await this.codes.outstanding(user.id, HANDSHAKE_PURPOSE);
@@ -163,6 +168,7 @@ export class TwoFactorService {
           ttlMinutes: Math.round(this.config.EMAIL_CODE_TTL_SECONDS / 60),
         },
       });
+      await this.audit.record({ userId: user.id, type: 'code_sent', outcome: 'success', method: 'email', client: options.client }, manager);
       return { issued, outboxId };
     });
     const delivery = this.mail.deliverNow([outboxId]);
@@ -182,11 +188,11 @@ export class TwoFactorService {
    * unknown user gets the same answer in the same time as a known one. The legacy mode
    * (COMPAT_SEND_EMAIL_CODE_REVEALS_USER) answers as Rocket.Chat did: the addresses, or an error.
    */
-  async requestEmailCode(emailOrUsername: string): Promise<{ revealed: boolean; addresses: string[] }> {
+  async requestEmailCode(emailOrUsername: string, client: ClientInfo): Promise<{ revealed: boolean; addresses: string[] }> {
     const send = async () => {
       const user = await this.users.findByUsernameOrEmail(emailOrUsername);
       if (!user) return null;
-      return (await this.sendEmailCode(user, { awaitDelivery: false })).addresses;
+      return (await this.sendEmailCode(user, { awaitDelivery: false, client })).addresses;
     };
     if (!this.config.COMPAT_SEND_EMAIL_CODE_REVEALS_USER) {
       setImmediate(() => {
@@ -199,7 +205,7 @@ export class TwoFactorService {
     return { revealed: true, addresses };
   }
 
-  async enableEmail(user: User, keepSessionId: string | null): Promise<void> {
+  async enableEmail(user: User, keepSessionId: string | null, client: ClientInfo): Promise<void> {
     const addresses = await this.users.verifiedAddresses(user.id);
     if (addresses.length === 0) {
       throw new DomainError(ErrorCode.NoVerifiedEmail, 'You need a verified email to enable 2FA by email');
@@ -210,14 +216,16 @@ export class TwoFactorService {
          ON CONFLICT (user_id, method) DO UPDATE SET status = 'enabled', changed_at = $2`,
         [user.id, this.clock.now()],
       );
+      await this.audit.record({ userId: user.id, type: 'method_enabled', outcome: 'success', method: 'email', client }, manager);
       // A new second factor must not leave sessions opened without it behind.
       if (keepSessionId) await this.sessions.revokeOtherLoginSessions(user.id, keepSessionId, manager);
       else await manager.query(`UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND kind = 'login' AND revoked_at IS NULL`, [user.id, this.clock.now()]);
     });
   }
 
-  async disableEmail(user: User): Promise<void> {
+  async disableEmail(user: User, client: ClientInfo): Promise<void> {
     await this.dataSource.transaction(async (manager) => {
+      await this.audit.record({ userId: user.id, type: 'method_disabled', outcome: 'success', method: 'email', client }, manager);
       await manager.delete(TwoFactorMethod, { userId: user.id, method: 'email' });
       await this.codes.invalidateAll(user.id, HANDSHAKE_PURPOSE, manager);
     });
@@ -228,7 +236,7 @@ export class TwoFactorService {
     user: User,
     method: SecondFactorMethod,
     available: SecondFactorMethod[],
-    options: { send: boolean },
+    options: { send: boolean; client: ClientInfo },
   ): Promise<TwoFactorChallengeDetails> {
     const addresses = await this.users.verifiedAddresses(user.id);
     const details: TwoFactorChallengeDetails = {
@@ -239,7 +247,7 @@ export class TwoFactorService {
     };
     if (method !== 'email') return details;
     if (options.send) {
-      const sent = await this.sendEmailCode(user, { awaitDelivery: true });
+      const sent = await this.sendEmailCode(user, { awaitDelivery: true, client: options.client });
       details.codeGenerated = sent.codeGenerated;
       if (!sent.codeGenerated) {
         details.codeCount = sent.codeCount;

@@ -1,20 +1,25 @@
-import { Body, HttpCode, Post } from '@nestjs/common';
+import { Body, Get, HttpCode, Post, Query } from '@nestjs/common';
+import { AuditService } from '../../audit/audit.service.js';
 import type { AuthenticatedSession } from '../../auth/sessions.service.js';
 import { Requires2FA } from '../../two-factor/requires-2fa.decorator.js';
 import { TwoFactorService } from '../../two-factor/two-factor.service.js';
-import { SendEmailCodeDto } from './dto/two-factor.dto.js';
-import { CurrentAuth, V1Authenticated } from './v1-auth.guard.js';
+import type { ClientInfo } from '../../two-factor/two-factor.types.js';
+import { PaginationQueryDto, SendEmailCodeDto } from './dto/two-factor.dto.js';
+import { ClientOf, CurrentAuth, V1Authenticated } from './v1-auth.guard.js';
 import { V1Controller } from './v1-controller.decorator.js';
 
 @V1Controller('two-factor')
 export class TwoFactorController {
-  constructor(private readonly twoFactor: TwoFactorService) {}
+  constructor(
+    private readonly twoFactor: TwoFactorService,
+    private readonly audit: AuditService,
+  ) {}
 
   @Post('users.2fa.enableEmail')
   @HttpCode(200)
   @V1Authenticated()
-  async enableEmail(@CurrentAuth() auth: AuthenticatedSession) {
-    await this.twoFactor.enableEmail(auth.user, auth.session.id);
+  async enableEmail(@CurrentAuth() auth: AuthenticatedSession, @ClientOf() client: ClientInfo) {
+    await this.twoFactor.enableEmail(auth.user, auth.session.id, client);
     return { success: true };
   }
 
@@ -22,16 +27,40 @@ export class TwoFactorController {
   @HttpCode(200)
   @V1Authenticated()
   @Requires2FA({ rememberable: false })
-  async disableEmail(@CurrentAuth() auth: AuthenticatedSession) {
-    await this.twoFactor.disableEmail(auth.user);
+  async disableEmail(@CurrentAuth() auth: AuthenticatedSession, @ClientOf() client: ClientInfo) {
+    await this.twoFactor.disableEmail(auth.user, client);
     return { success: true };
+  }
+
+  /** The caller's own second-factor events, newest first. */
+  @Get('users.2fa.events')
+  @V1Authenticated()
+  async events(@CurrentAuth() auth: AuthenticatedSession, @Query() query: PaginationQueryDto) {
+    const count = query.count ?? 50;
+    const offset = query.offset ?? 0;
+    const { events, total } = await this.audit.list(auth.user.id, { count, offset });
+    return {
+      success: true,
+      events: events.map((event) => ({
+        _id: event.id,
+        type: event.type,
+        method: event.method,
+        outcome: event.outcome,
+        ip: event.ip,
+        userAgent: event.userAgent,
+        ts: event.at.toISOString(),
+      })),
+      count: events.length,
+      offset,
+      total,
+    };
   }
 
   /** Same answer, in the same time, whether or not the user exists (unless the legacy mode is on). */
   @Post('users.2fa.sendEmailCode')
   @HttpCode(200)
-  async sendEmailCode(@Body() body: SendEmailCodeDto) {
-    const result = await this.twoFactor.requestEmailCode(body.emailOrUsername);
+  async sendEmailCode(@Body() body: SendEmailCodeDto, @ClientOf() client: ClientInfo) {
+    const result = await this.twoFactor.requestEmailCode(body.emailOrUsername, client);
     return result.revealed ? { success: true, emails: result.addresses } : { success: true };
   }
 }

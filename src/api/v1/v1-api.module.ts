@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
+import { AuditModule } from '../../audit/audit.module.js';
 import { AuthModule } from '../../auth/auth.module.js';
 import { LoginModule } from '../../auth/login.module.js';
 import { TwoFactorModule } from '../../two-factor/two-factor.module.js';
@@ -12,7 +13,7 @@ import { V1AuthGuard } from './v1-auth.guard.js';
 
 /** Surface 1, the Rocket.Chat-compatible REST API: an adapter over the domain modules. */
 @Module({
-  imports: [AuthModule, LoginModule, UsersModule, TwoFactorModule],
+  imports: [AuthModule, LoginModule, UsersModule, TwoFactorModule, AuditModule],
   controllers: [LoginController, UsersController, TwoFactorController, VerifyEmailPageController],
   providers: [{ provide: APP_GUARD, useClass: V1AuthGuard }],
 })
