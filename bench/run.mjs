@@ -56,7 +56,9 @@ try {
   for (let i = 0; ; i++) {
     try {
       if ((await fetch(`${base}/health`)).ok) break;
-    } catch {}
+    } catch {
+      // not listening yet
+    }
     if (i > 600) throw new Error('service did not start');
     await new Promise((r) => setTimeout(r, 100));
   }

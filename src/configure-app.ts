@@ -1,4 +1,4 @@
-import { BadRequestException, ValidationError, ValidationPipe } from '@nestjs/common';
+import { BadRequestException, UnsupportedMediaTypeException, ValidationError, ValidationPipe } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { DomainError, ErrorCode } from './common/domain-error.js';
@@ -58,8 +58,12 @@ export async function configureApp(app: NestFastifyApplication): Promise<void> {
       return done(new BodyShapeError('The body is not valid JSON'), undefined);
     }
   });
-  // The verification page's confirm button posts a form.
-  fastify.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+  // The verification page's confirm button posts a form. The API itself takes JSON only, so a
+  // cross-site HTML form cannot post to it (no login CSRF).
+  fastify.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (request, body, done) => {
+    if (request.url.startsWith('/api/')) {
+      return done(new UnsupportedMediaTypeException('The API accepts application/json bodies only'), undefined);
+    }
     const fields = new URLSearchParams(String(body));
     if ([...fields.keys()].some((key) => POISONED_KEYS.has(key))) {
       return done(new BodyShapeError('The body must not hold __proto__ or constructor keys'), undefined);

@@ -161,6 +161,10 @@ export class AppConfig {
   @Transform(toList) @IsString({ each: true }) @MaxLength(64, { each: true })
   TWO_FACTOR_REQUIRED_ROLES: string[] = [];
 
+  /** The issuer authenticator apps show beside the account (otpauth:// URL); no ":" allowed. */
+  @IsString() @Matches(/^[^:]{1,64}$/, { message: 'TOTP_ISSUER must be 1-64 characters without ":"' })
+  TOTP_ISSUER = 'Two-Factor';
+
   get publicUrl(): string {
     return (this.PUBLIC_URL ?? `http://${this.HOST}:${this.PORT}`).replace(/\/+$/, '');
   }
