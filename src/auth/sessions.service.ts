@@ -6,6 +6,8 @@ import { randomId, randomToken, sha256Hex } from '../common/random.js';
 import { User } from '../users/user.entity.js';
 import { Session } from './session.entity.js';
 
+const LAST_USED_RESOLUTION_MS = 60_000;
+
 export interface AuthenticatedSession {
   user: User;
   session: Session;
@@ -57,7 +59,22 @@ export class SessionsService {
     if (!session || session.userId !== userId) return null;
     const { user } = session as Session & { user: User };
     delete (session as Partial<Session & { user: User }>).user;
+    this.touch(session);
     return { user, session };
+  }
+
+  /**
+   * Records use at most once a minute per session, without waiting: a write on every request
+   * would double the cost of the hot path for a timestamp nobody needs to the second.
+   */
+  private touch(session: Session): void {
+    const now = this.clock.now();
+    if (session.lastUsedAt && now.getTime() - session.lastUsedAt.getTime() < LAST_USED_RESOLUTION_MS) return;
+    session.lastUsedAt = now;
+    this.dataSource
+      .getRepository(Session)
+      .update({ id: session.id }, { lastUsedAt: now })
+      .catch(() => undefined);
   }
 
   async revoke(sessionId: string): Promise<void> {
