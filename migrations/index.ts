@@ -1,6 +1,7 @@
 import { InitialSchema1763780000000 } from './1763780000000-initial-schema.js';
 import { AuditEvents1763790000000 } from './1763790000000-audit-events.js';
 import { TotpBackupCodes1763800000000 } from './1763800000000-totp-backup-codes.js';
+import { Challenges1763810000000 } from './1763810000000-challenges.js';
 
 /** Listed explicitly (not globbed) so the app, the CLI and the tests load the same classes. */
-export const migrations = [InitialSchema1763780000000, AuditEvents1763790000000, TotpBackupCodes1763800000000];
+export const migrations = [InitialSchema1763780000000, AuditEvents1763790000000, TotpBackupCodes1763800000000, Challenges1763810000000];

@@ -4,6 +4,7 @@ import { User } from '../users/user.entity.js';
 export type AuditEventType =
   | 'method_enabled'
   | 'method_disabled'
+  | 'backup_codes_regenerated'
   | 'code_sent'
   | 'second_factor_verified'
   | 'second_factor_failed'

@@ -24,6 +24,16 @@ export enum ErrorCode {
   UserNotFound = 'USER_NOT_FOUND',
   TokenAlreadyExists = 'TOKEN_ALREADY_EXISTS',
   InvalidUsername = 'INVALID_USERNAME',
+  /** A one-time code (TOTP set-up, challenge) that does not match. */
+  InvalidCode = 'INVALID_CODE',
+  TotpAlreadyEnabled = 'TOTP_ALREADY_ENABLED',
+  TotpNotEnabled = 'TOTP_NOT_ENABLED',
+  /** TWO_FACTOR_REQUIRED_ROLES: the user's last second factor cannot be switched off. */
+  TwoFactorRequiredByPolicy = 'TWO_FACTOR_REQUIRED_BY_POLICY',
+  ChallengeNotFound = 'CHALLENGE_NOT_FOUND',
+  ChallengeExpired = 'CHALLENGE_EXPIRED',
+  /** The challenge's second factor is not the one the request needs (say, an email resend for a TOTP challenge). */
+  InvalidChallengeMethod = 'INVALID_CHALLENGE_METHOD',
   Internal = 'INTERNAL',
 }
 

@@ -116,6 +116,10 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(0) @Max(30 * 86_400)
   REMEMBER_2FA_SECONDS = 1800;
 
+  /** Lifetime of a pending second-factor challenge (login or step-up). */
+  @Transform(toInt) @IsInt() @Min(60) @Max(86_400)
+  CHALLENGE_TTL_SECONDS = 600;
+
   @Transform(toInt) @IsInt() @Min(1) @Max(1000)
   LOCKOUT_THRESHOLD = 10;
 
@@ -142,6 +146,10 @@ export class AppConfig {
   /** Requests per minute per user and route on authenticated endpoints. */
   @Transform(toInt) @IsInt() @Min(1) @Max(1_000_000)
   RATE_LIMIT_AUTHENTICATED_PER_MINUTE = 600;
+
+  /** Requests per minute per caller to `twoFactorChallenges.sendEmailCode` (seed 004: 5). */
+  @Transform(toInt) @IsInt() @Min(1) @Max(1_000_000)
+  RATE_LIMIT_CHALLENGE_EMAIL_PER_MINUTE = 5;
 
   @Transform(toInt) @IsInt() @Min(100) @Max(120_000)
   MAIL_SEND_TIMEOUT_MS = 10_000;

@@ -1,4 +1,4 @@
-import { ExecutionContext, Injectable } from '@nestjs/common';
+import { ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
 import { ThrottlerGuard, type ThrottlerLimitDetail } from '@nestjs/throttler';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
 
@@ -7,6 +7,20 @@ export const AUTHENTICATED_ROUTE = 'rate-limit:authenticated';
 
 export const isAuthenticatedRoute = (context: ExecutionContext): boolean =>
   Boolean(Reflect.getMetadata(AUTHENTICATED_ROUTE, context.getHandler()) ?? Reflect.getMetadata(AUTHENTICATED_ROUTE, context.getClass()));
+
+/** Configuration keys that hold a route's own limit per caller and minute. */
+export type RouteLimitKey = 'RATE_LIMIT_CHALLENGE_EMAIL_PER_MINUTE';
+
+const ROUTE_LIMIT = 'rate-limit:route-limit';
+
+/**
+ * The route's limit per caller and minute is the configuration's `key` instead of the general one
+ * (the window and the counting stay those of the `default` throttler).
+ */
+export const RateLimitPerMinute = (key: RouteLimitKey) => SetMetadata(ROUTE_LIMIT, key);
+
+export const routeLimitKey = (context: ExecutionContext): RouteLimitKey | undefined =>
+  Reflect.getMetadata(ROUTE_LIMIT, context.getHandler()) as RouteLimitKey | undefined;
 
 /**
  * Per caller and route. A 429 carries the X-RateLimit-* headers too, and the surface's body (the

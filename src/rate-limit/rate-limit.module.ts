@@ -4,7 +4,7 @@ import { ThrottlerModule, ThrottlerStorage } from '@nestjs/throttler';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import { Redis } from 'ioredis';
 import { AppConfig } from '../config/app-config.js';
-import { isAuthenticatedRoute, RateLimitGuard } from './rate-limit.guard.js';
+import { isAuthenticatedRoute, RateLimitGuard, routeLimitKey } from './rate-limit.guard.js';
 
 /**
  * Where the counters live: Redis when REDIS_URL is set (limits hold across instances), else this
@@ -43,8 +43,11 @@ class RateLimitStorageModule {}
           {
             name: 'default',
             ttl: 60_000,
-            limit: (context) =>
-              isAuthenticatedRoute(context) ? config.RATE_LIMIT_AUTHENTICATED_PER_MINUTE : config.RATE_LIMIT_PER_MINUTE,
+            limit: (context) => {
+              const routeKey = routeLimitKey(context);
+              if (routeKey) return config[routeKey];
+              return isAuthenticatedRoute(context) ? config.RATE_LIMIT_AUTHENTICATED_PER_MINUTE : config.RATE_LIMIT_PER_MINUTE;
+            },
           },
         ],
       }),

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
 import { addSeconds, Clock } from '../common/clock.js';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
@@ -11,9 +11,11 @@ import { MailService } from '../mail/mail.service.js';
 import type { Session } from '../auth/session.entity.js';
 import type { User } from '../users/user.entity.js';
 import { UsersService } from '../users/users.service.js';
+import { BackupCodesService } from './backup-codes.service.js';
 import { CodePurpose, EmailCodesService, formatEmailCode } from './email-codes.service.js';
 import { SecondFactorFailuresService } from './second-factor-failures.service.js';
 import { TwoFactorMethod } from './two-factor-method.entity.js';
+import { normalizeTotpCode, TotpService, type TotpSetup } from './totp.service.js';
 import {
   ClientInfo,
   SecondFactorMethod,
@@ -25,6 +27,15 @@ import {
 } from './two-factor.types.js';
 
 const HANDSHAKE_PURPOSE: CodePurpose = 'two-factor';
+
+/** One second factor checked outside the handshake (see verifySecondFactor). */
+export interface SecondFactorVerification {
+  verified: boolean;
+  /** EMAIL_CODE_MAX_ATTEMPTS wrong codes: the outstanding email codes died. */
+  maxAttemptsReached: boolean;
+  /** Set when this failure locked the account. */
+  lockedUntil: Date | null;
+}
 
 export interface EmailCodeSent {
   codeGenerated: boolean;
@@ -52,6 +63,8 @@ export class TwoFactorService {
     private readonly audit: AuditService,
     private readonly clock: Clock,
     @Inject(AppConfig) private readonly config: AppConfig,
+    private readonly totp: TotpService,
+    private readonly backupCodes: BackupCodesService,
   ) {}
 
   /**
@@ -138,6 +151,33 @@ export class TwoFactorService {
     throw new DomainError(ErrorCode.TwoFactorInvalid, 'TOTP Invalid', details);
   }
 
+  /**
+   * One second factor checked outside the handshake (a challenge). A right code is used up and
+   * clears the failure counters; a wrong one counts towards EMAIL_CODE_MAX_ATTEMPTS (then the
+   * outstanding email codes die) and the account lockout (recorded here). Nothing is remembered on
+   * a session, and the attempt's own audit event is the caller's: it knows what the code was for.
+   * Throws TwoFactorLocked while the account is locked.
+   */
+  async verifySecondFactor(user: User, method: SecondFactorMethod, code: string, client: ClientInfo): Promise<SecondFactorVerification> {
+    await this.assertNotLocked(user);
+    if (await this.verify(user, method, code.trim())) {
+      await this.failures.recordSuccess(user.id, HANDSHAKE_PURPOSE);
+      return { verified: true, maxAttemptsReached: false, lockedUntil: null };
+    }
+    const outcome = await this.failures.recordFailure(user.id, HANDSHAKE_PURPOSE);
+    if (outcome.lockedUntil) await this.audit.record({ userId: user.id, type: 'lockout', outcome: 'failure', method, client });
+    if (outcome.maxAttemptsReached) await this.codes.invalidateAll(user.id, HANDSHAKE_PURPOSE);
+    return { verified: false, ...outcome };
+  }
+
+  /** TwoFactorLocked (details.lockedUntil) while the user's second factor is locked. */
+  async assertNotLocked(user: User): Promise<void> {
+    const lockedUntil = await this.failures.lockedUntil(user.id);
+    if (lockedUntil) {
+      throw new DomainError(ErrorCode.TwoFactorLocked, 'Too many failed attempts; try again later', { lockedUntil: lockedUntil.toISOString() });
+    }
+  }
+
   rememberUntil(): Date {
     return addSeconds(this.clock.now(), this.config.REMEMBER_2FA_SECONDS);
   }
@@ -147,12 +187,15 @@ export class TwoFactorService {
    * EMAIL_CODE_RESEND_AFTER_SECONDS ago is still valid. `awaitDelivery`: wait for the first
    * attempt and fail with EmailSendFailed if it did not go out (the message stays queued).
    */
-  async sendEmailCode(user: User, options: { awaitDelivery: boolean; client: ClientInfo }): Promise<EmailCodeSent> {
+  async sendEmailCode(
+    user: User,
+    options: { awaitDelivery: boolean; client: ClientInfo; /** An explicit resend: a new code even inside the resend window. */ fresh?: boolean },
+  ): Promise<EmailCodeSent> {
     const addresses = await this.users.verifiedAddresses(user.id);
     if (addresses.length === 0) return { codeGenerated: false, codeCount: 0, codeExpires: null, addresses };
     const existing = await this.codes.outstanding(user.id, HANDSHAKE_PURPOSE);
     const resendAfter = this.config.EMAIL_CODE_RESEND_AFTER_SECONDS;
-    if (existing.newestCreatedAt && addSeconds(existing.newestCreatedAt, resendAfter) > this.clock.now()) {
+    if (!options.fresh && existing.newestCreatedAt && addSeconds(existing.newestCreatedAt, resendAfter) > this.clock.now()) {
       return { codeGenerated: false, codeCount: existing.count, codeExpires: existing.newestExpiresAt, addresses };
     }
     const { issued, outboxId } = await this.dataSource.transaction(async (manager) => {
@@ -225,10 +268,98 @@ export class TwoFactorService {
 
   async disableEmail(user: User, client: ClientInfo): Promise<void> {
     await this.dataSource.transaction(async (manager) => {
+      await this.assertMayDisable(manager, user, 'email');
       await this.audit.record({ userId: user.id, type: 'method_disabled', outcome: 'success', method: 'email', client }, manager);
       await manager.delete(TwoFactorMethod, { userId: user.id, method: 'email' });
       await this.codes.invalidateAll(user.id, HANDSHAKE_PURPOSE, manager);
     });
+  }
+
+  /** `users.2fa.enableTOTP`: a new secret, pending until confirmed with a code (enableTotp). */
+  beginTotpSetup(user: User): Promise<TotpSetup> {
+    return this.totp.beginSetup(user);
+  }
+
+  /**
+   * `users.2fa.validateTOTP`: turns the pending TOTP on when `code` is right and returns fresh
+   * backup codes (shown once). Like enableEmail, ends every other login session of the user.
+   */
+  async enableTotp(user: User, code: string, keepSessionId: string | null, client: ClientInfo): Promise<string[]> {
+    return this.dataSource.transaction(async (manager) => {
+      await this.totp.confirm(manager, user.id, code);
+      const backupCodes = await this.backupCodes.regenerate(manager, user.id);
+      await this.audit.record({ userId: user.id, type: 'method_enabled', outcome: 'success', method: 'totp', client }, manager);
+      if (keepSessionId) await this.sessions.revokeOtherLoginSessions(user.id, keepSessionId, manager);
+      else await manager.query(`UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND kind = 'login' AND revoked_at IS NULL`, [user.id, this.clock.now()]);
+      return backupCodes;
+    });
+  }
+
+  /** `users.2fa.disableTOTP`: removes TOTP (enabled or pending) and the backup codes. */
+  async disableTotp(user: User, client: ClientInfo): Promise<void> {
+    await this.dataSource.transaction(async (manager) => {
+      await this.assertMayDisable(manager, user, 'totp');
+      const wasEnabled = await this.totp.remove(manager, user.id);
+      await this.backupCodes.deleteAll(manager, user.id);
+      if (wasEnabled) {
+        await this.audit.record({ userId: user.id, type: 'method_disabled', outcome: 'success', method: 'totp', client }, manager);
+      }
+    });
+  }
+
+  /** Replaces every backup code of a TOTP user; TotpNotEnabled otherwise. */
+  async regenerateBackupCodes(user: User, client: ClientInfo): Promise<string[]> {
+    return this.dataSource.transaction(async (manager) => {
+      // FOR SHARE: a parallel disableTotp waits, so no codes outlive the method.
+      const enabled: unknown[] = await manager.query(
+        `SELECT id FROM two_factor_methods WHERE user_id = $1 AND method = 'totp' AND status = 'enabled' FOR SHARE`,
+        [user.id],
+      );
+      if (enabled.length === 0) throw new DomainError(ErrorCode.TotpNotEnabled, 'TOTP is not enabled');
+      const codes = await this.backupCodes.regenerate(manager, user.id);
+      await this.audit.record({ userId: user.id, type: 'backup_codes_regenerated', outcome: 'success', method: 'totp', client }, manager);
+      return codes;
+    });
+  }
+
+  backupCodesRemaining(userId: string): Promise<number> {
+    return this.backupCodes.remaining(userId);
+  }
+
+  /**
+   * The `totp` method's check, for callers outside the handshake (login challenges): an
+   * authenticator code (±1 step, each step once) or an unused backup code, which is then used up.
+   * Records no failure or audit event: the caller counts attempts its own way.
+   */
+  async verifyTotpOrBackupCode(user: User, code: string): Promise<boolean> {
+    if (normalizeTotpCode(code)) return this.totp.verify(user.id, code);
+    return this.backupCodes.consume(user.id, code);
+  }
+
+  /**
+   * TWO_FACTOR_REQUIRED_ROLES: a user holding such a role keeps at least one second factor. Runs
+   * in the disabling transaction with the user's row locked, so two parallel disables of the two
+   * last methods cannot both pass.
+   */
+  private async assertMayDisable(manager: EntityManager, user: User, method: 'email' | 'totp'): Promise<void> {
+    const requiredRoles = this.config.TWO_FACTOR_REQUIRED_ROLES;
+    if (!user.roles.some((role) => requiredRoles.includes(role))) return;
+    // NO KEY UPDATE: serialises the disables without blocking inserts that reference the user.
+    await manager.query(`SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE`, [user.id]);
+    // The same rule as availableMethods: email counts once the user has a verified address.
+    const rows: Array<{ method: string }> = await manager.query(
+      `SELECT m.method FROM two_factor_methods m
+        WHERE m.user_id = $1 AND m.status = 'enabled'
+          AND (m.method <> 'email' OR EXISTS (SELECT 1 FROM user_emails e WHERE e.user_id = m.user_id AND e.verified_at IS NOT NULL))`,
+      [user.id],
+    );
+    const available = rows.map((row) => row.method);
+    if (available.includes(method) && available.every((other) => other === method)) {
+      throw new DomainError(
+        ErrorCode.TwoFactorRequiredByPolicy,
+        'Your role requires two-factor authentication: enable another method before switching this one off',
+      );
+    }
   }
 
   /** The `details` clients need to ask the user for the right thing. */
@@ -272,8 +403,8 @@ export class TwoFactorService {
       case 'password':
         return this.passwords.verifyDigest(user.passwordHash, code);
       case 'totp':
-        // TOTP arrives with the authenticator-app issue; until then no user can have it enabled.
-        return false;
+        // The authenticator code or a backup code.
+        return this.verifyTotpOrBackupCode(user, code);
     }
   }
 }

@@ -4,7 +4,7 @@ import type { AuthenticatedSession } from '../../auth/sessions.service.js';
 import { Requires2FA } from '../../two-factor/requires-2fa.decorator.js';
 import { TwoFactorService } from '../../two-factor/two-factor.service.js';
 import type { ClientInfo } from '../../two-factor/two-factor.types.js';
-import { PaginationQueryDto, SendEmailCodeDto } from './dto/two-factor.dto.js';
+import { PaginationQueryDto, SendEmailCodeDto, ValidateTotpDto } from './dto/two-factor.dto.js';
 import { ClientOf, CurrentAuth, V1Authenticated } from './v1-auth.guard.js';
 import { V1Controller } from './v1-controller.decorator.js';
 
@@ -30,6 +30,48 @@ export class TwoFactorController {
   async disableEmail(@CurrentAuth() auth: AuthenticatedSession, @ClientOf() client: ClientInfo) {
     await this.twoFactor.disableEmail(auth.user, client);
     return { success: true };
+  }
+
+  /** A new TOTP secret, pending until validateTOTP; calling again while pending replaces it. */
+  @Post('users.2fa.enableTOTP')
+  @HttpCode(200)
+  @V1Authenticated()
+  async enableTotp(@CurrentAuth() auth: AuthenticatedSession) {
+    const { secret, url, qrCode } = await this.twoFactor.beginTotpSetup(auth.user);
+    return { success: true, secret, url, qrCode };
+  }
+
+  /** Turns TOTP on with a code from the app; the backup codes are shown this once. */
+  @Post('users.2fa.validateTOTP')
+  @HttpCode(200)
+  @V1Authenticated()
+  async validateTotp(@CurrentAuth() auth: AuthenticatedSession, @Body() body: ValidateTotpDto, @ClientOf() client: ClientInfo) {
+    const backupCodes = await this.twoFactor.enableTotp(auth.user, body.code, auth.session.id, client);
+    return { success: true, backupCodes };
+  }
+
+  @Post('users.2fa.disableTOTP')
+  @HttpCode(200)
+  @V1Authenticated()
+  @Requires2FA({ rememberable: false })
+  async disableTotp(@CurrentAuth() auth: AuthenticatedSession, @ClientOf() client: ClientInfo) {
+    await this.twoFactor.disableTotp(auth.user, client);
+    return { success: true };
+  }
+
+  @Post('users.2fa.regenerateBackupCodes')
+  @HttpCode(200)
+  @V1Authenticated()
+  @Requires2FA({ rememberable: false })
+  async regenerateBackupCodes(@CurrentAuth() auth: AuthenticatedSession, @ClientOf() client: ClientInfo) {
+    const backupCodes = await this.twoFactor.regenerateBackupCodes(auth.user, client);
+    return { success: true, backupCodes };
+  }
+
+  @Get('users.2fa.backupCodesRemaining')
+  @V1Authenticated()
+  async backupCodesRemaining(@CurrentAuth() auth: AuthenticatedSession) {
+    return { success: true, remaining: await this.twoFactor.backupCodesRemaining(auth.user.id) };
   }
 
   /** The caller's own second-factor events, newest first. */

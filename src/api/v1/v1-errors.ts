@@ -30,6 +30,14 @@ export const V1_ERRORS = {
   [ErrorCode.UserNotFound]: { status: 400, errorType: 'error-user-not-found' },
   [ErrorCode.TokenAlreadyExists]: { status: 400, errorType: 'error-token-already-exists' },
   [ErrorCode.InvalidUsername]: { status: 400, errorType: 'error-invalid-username' },
+  [ErrorCode.InvalidCode]: { status: 400, errorType: 'error-invalid-code' },
+  [ErrorCode.TotpAlreadyEnabled]: { status: 400, errorType: 'error-totp-already-enabled' },
+  [ErrorCode.TotpNotEnabled]: { status: 400, errorType: 'error-totp-not-enabled' },
+  [ErrorCode.TwoFactorRequiredByPolicy]: { status: 400, errorType: 'error-2fa-required-by-policy' },
+  // Seed 004's messages.
+  [ErrorCode.ChallengeNotFound]: { status: 400, errorType: 'error-challenge-not-found', message: 'challenge not found' },
+  [ErrorCode.ChallengeExpired]: { status: 400, errorType: 'error-challenge-expired', message: 'challenge expired' },
+  [ErrorCode.InvalidChallengeMethod]: { status: 400, errorType: 'error-invalid-challenge-method', message: 'invalid challenge method' },
   [ErrorCode.Internal]: { status: 500, errorType: 'error-internal', message: 'Internal server error' },
 } as const satisfies Record<ErrorCode, V1ErrorMapping>;
 

@@ -15,3 +15,8 @@ export class PaginationQueryDto {
   @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(1_000_000)
   offset?: number;
 }
+
+export class ValidateTotpDto {
+  @RequiredParam() @IsString() @MaxLength(64)
+  code: string;
+}

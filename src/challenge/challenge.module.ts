@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module.js';
+import { TwoFactorModule } from '../two-factor/two-factor.module.js';
+import { UsersModule } from '../users/users.module.js';
+import { ChallengesService } from './challenges.service.js';
+
+/** Pending second-factor challenges (login, later step-up). Login flows import this module, never the reverse. */
+@Module({
+  imports: [TwoFactorModule, UsersModule, AuditModule],
+  providers: [ChallengesService],
+  exports: [ChallengesService],
+})
+export class ChallengeModule {}

@@ -1,0 +1,77 @@
+import { randomInt } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager, IsNull } from 'typeorm';
+import { Clock } from '../common/clock.js';
+import { SecretKeys } from '../common/secret-keys.js';
+import { queryRows } from '../database/query-rows.js';
+import { BackupCode } from './backup-code.entity.js';
+
+/** No 0/O, 1/I/L: nothing that reads as another character, in either case. */
+export const BACKUP_CODE_ALPHABET = '23456789ABCDEFGHJKMNPQRSTUVWXYZ';
+export const BACKUP_CODE_LENGTH = 10;
+export const BACKUP_CODE_COUNT = 10;
+
+const BACKUP_CODE_PATTERN = new RegExp(`^[${BACKUP_CODE_ALPHABET}]{${BACKUP_CODE_LENGTH}}$`);
+
+/** Case-insensitive; spaces and dashes are ignored. Null when it cannot be a backup code. */
+export const normalizeBackupCode = (input: string): string | null => {
+  const code = input.replace(/[\s-]/g, '').toUpperCase();
+  return BACKUP_CODE_PATTERN.test(code) ? code : null;
+};
+
+export const generateBackupCode = (): string => {
+  let code = '';
+  for (let i = 0; i < BACKUP_CODE_LENGTH; i++) code += BACKUP_CODE_ALPHABET[randomInt(BACKUP_CODE_ALPHABET.length)];
+  return code;
+};
+
+/**
+ * Single-use backup codes for TOTP users. Only an HMAC bound to the user is stored; a code is used
+ * up with one atomic UPDATE … WHERE used_at IS NULL, so of two parallel requests with one code
+ * exactly one succeeds.
+ */
+@Injectable()
+export class BackupCodesService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly keys: SecretKeys,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Replaces all of the user's codes with BACKUP_CODE_COUNT new ones, returned once in clear. */
+  async regenerate(manager: EntityManager, userId: string): Promise<string[]> {
+    const codes = new Set<string>();
+    while (codes.size < BACKUP_CODE_COUNT) codes.add(generateBackupCode());
+    const now = this.clock.now();
+    await manager.delete(BackupCode, { userId });
+    await manager.insert(
+      BackupCode,
+      [...codes].map((code) => ({ userId, codeHmac: this.hmac(userId, code), usedAt: null, createdAt: now })),
+    );
+    return [...codes];
+  }
+
+  /** True when `input` is one of the user's unused codes, which is then used up. */
+  async consume(userId: string, input: string): Promise<boolean> {
+    const code = normalizeBackupCode(input);
+    if (!code) return false;
+    const used = await queryRows(
+      this.dataSource,
+      `UPDATE backup_codes SET used_at = $3 WHERE user_id = $1 AND code_hmac = $2 AND used_at IS NULL RETURNING id`,
+      [userId, this.hmac(userId, code), this.clock.now()],
+    );
+    return used.length > 0;
+  }
+
+  async remaining(userId: string): Promise<number> {
+    return this.dataSource.getRepository(BackupCode).countBy({ userId, usedAt: IsNull() });
+  }
+
+  async deleteAll(manager: EntityManager, userId: string): Promise<void> {
+    await manager.delete(BackupCode, { userId });
+  }
+
+  private hmac(userId: string, code: string): string {
+    return this.keys.hmac('code-hmac', userId, 'backup', code);
+  }
+}
