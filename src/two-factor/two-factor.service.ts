@@ -114,13 +114,7 @@ export class TwoFactorService {
     const code = attempt.code?.trim();
 
     // Checked before anything else: a locked account neither gets codes mailed nor has them checked.
-    const lockedUntil = await this.failures.lockedUntil(user.id);
-    if (lockedUntil) {
-      throw new DomainError(ErrorCode.TwoFactorLocked, 'Too many failed attempts; try again later', {
-        ...(await this.describe(user, offered, available, { send: false, client })),
-        lockedUntil: lockedUntil.toISOString(),
-      });
-    }
+    await this.assertNotLocked(user, () => this.describe(user, offered, available, { send: false, client }));
 
     if (!code) {
       const details = await this.describe(user, offered, available, { send: true, client });
@@ -131,8 +125,8 @@ export class TwoFactorService {
     if (!method) {
       throw new DomainError(ErrorCode.TwoFactorInvalid, 'TOTP Invalid', await this.describe(user, offered, available, { send: false, client }));
     }
-    if (await this.verify(user, method, code)) {
-      await this.failures.recordSuccess(user.id, HANDSHAKE_PURPOSE);
+    const outcome = await this.attempt(user, method, code, client);
+    if (outcome.verified) {
       await this.audit.record({ userId: user.id, type: 'second_factor_verified', outcome: 'success', method, client });
       if (session?.kind === 'login') {
         await this.sessions.rememberTwoFactor(session.id, clientFingerprint(client), this.rememberUntil());
@@ -140,10 +134,7 @@ export class TwoFactorService {
       return 'verified';
     }
 
-    const outcome = await this.failures.recordFailure(user.id, HANDSHAKE_PURPOSE);
     await this.audit.record({ userId: user.id, type: 'second_factor_failed', outcome: 'failure', method, client });
-    if (outcome.lockedUntil) await this.audit.record({ userId: user.id, type: 'lockout', outcome: 'failure', method, client });
-    if (outcome.maxAttemptsReached) await this.codes.invalidateAll(user.id, HANDSHAKE_PURPOSE);
     const details = await this.describe(user, method, available, { send: false, client });
     if (outcome.maxAttemptsReached) {
       throw new DomainError(ErrorCode.TwoFactorMaxAttempts, 'Too many wrong codes; request a new one', details);
@@ -160,7 +151,26 @@ export class TwoFactorService {
    */
   async verifySecondFactor(user: User, method: SecondFactorMethod, code: string, client: ClientInfo): Promise<SecondFactorVerification> {
     await this.assertNotLocked(user);
-    if (await this.verify(user, method, code.trim())) {
+    return this.attempt(user, method, code.trim(), client);
+  }
+
+  /**
+   * TwoFactorLocked while the user's second factor is locked; its details say until when, plus
+   * what `details` adds (the handshake's method and addresses).
+   */
+  async assertNotLocked(user: User, details?: () => Promise<TwoFactorChallengeDetails>): Promise<void> {
+    const lockedUntil = await this.failures.lockedUntil(user.id);
+    if (lockedUntil) {
+      throw new DomainError(ErrorCode.TwoFactorLocked, 'Too many failed attempts; try again later', {
+        ...(details ? await details() : {}),
+        lockedUntil: lockedUntil.toISOString(),
+      });
+    }
+  }
+
+  /** Checks one code and keeps the counts: success clears them; failure counts, may kill codes and lock. */
+  private async attempt(user: User, method: SecondFactorMethod, code: string, client: ClientInfo): Promise<SecondFactorVerification> {
+    if (await this.verify(user, method, code)) {
       await this.failures.recordSuccess(user.id, HANDSHAKE_PURPOSE);
       return { verified: true, maxAttemptsReached: false, lockedUntil: null };
     }
@@ -168,14 +178,6 @@ export class TwoFactorService {
     if (outcome.lockedUntil) await this.audit.record({ userId: user.id, type: 'lockout', outcome: 'failure', method, client });
     if (outcome.maxAttemptsReached) await this.codes.invalidateAll(user.id, HANDSHAKE_PURPOSE);
     return { verified: false, ...outcome };
-  }
-
-  /** TwoFactorLocked (details.lockedUntil) while the user's second factor is locked. */
-  async assertNotLocked(user: User): Promise<void> {
-    const lockedUntil = await this.failures.lockedUntil(user.id);
-    if (lockedUntil) {
-      throw new DomainError(ErrorCode.TwoFactorLocked, 'Too many failed attempts; try again later', { lockedUntil: lockedUntil.toISOString() });
-    }
   }
 
   rememberUntil(): Date {
@@ -248,7 +250,7 @@ export class TwoFactorService {
     return { revealed: true, addresses };
   }
 
-  async enableEmail(user: User, keepSessionId: string | null, client: ClientInfo): Promise<void> {
+  async enableEmail(user: User, keepSessionId: string, client: ClientInfo): Promise<void> {
     const addresses = await this.users.verifiedAddresses(user.id);
     if (addresses.length === 0) {
       throw new DomainError(ErrorCode.NoVerifiedEmail, 'You need a verified email to enable 2FA by email');
@@ -261,8 +263,7 @@ export class TwoFactorService {
       );
       await this.audit.record({ userId: user.id, type: 'method_enabled', outcome: 'success', method: 'email', client }, manager);
       // A new second factor must not leave sessions opened without it behind.
-      if (keepSessionId) await this.sessions.revokeOtherLoginSessions(user.id, keepSessionId, manager);
-      else await manager.query(`UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND kind = 'login' AND revoked_at IS NULL`, [user.id, this.clock.now()]);
+      await this.sessions.revokeOtherLoginSessions(user.id, keepSessionId, manager);
     });
   }
 
@@ -284,13 +285,12 @@ export class TwoFactorService {
    * `users.2fa.validateTOTP`: turns the pending TOTP on when `code` is right and returns fresh
    * backup codes (shown once). Like enableEmail, ends every other login session of the user.
    */
-  async enableTotp(user: User, code: string, keepSessionId: string | null, client: ClientInfo): Promise<string[]> {
+  async enableTotp(user: User, code: string, keepSessionId: string, client: ClientInfo): Promise<string[]> {
     return this.dataSource.transaction(async (manager) => {
       await this.totp.confirm(manager, user.id, code);
       const backupCodes = await this.backupCodes.regenerate(manager, user.id);
       await this.audit.record({ userId: user.id, type: 'method_enabled', outcome: 'success', method: 'totp', client }, manager);
-      if (keepSessionId) await this.sessions.revokeOtherLoginSessions(user.id, keepSessionId, manager);
-      else await manager.query(`UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND kind = 'login' AND revoked_at IS NULL`, [user.id, this.clock.now()]);
+      await this.sessions.revokeOtherLoginSessions(user.id, keepSessionId, manager);
       return backupCodes;
     });
   }
