@@ -49,4 +49,11 @@ describe('AES-256-GCM', () => {
     expect(() => decrypt(otherKey, sealed)).toThrow();
     expect(() => decrypt(key, 'garbage')).toThrow(/format/);
   });
+
+  it('binds a ciphertext to its associated data', () => {
+    const sealed = encrypt(key, 'JBSWY3DPEHPK3PXP', 'totp:user-a');
+    expect(decrypt(key, sealed, 'totp:user-a')).toBe('JBSWY3DPEHPK3PXP');
+    expect(() => decrypt(key, sealed, 'totp:user-b')).toThrow();
+    expect(() => decrypt(key, sealed)).toThrow();
+  });
 });

@@ -63,7 +63,7 @@ export class TotpService {
           SET secret_encrypted = EXCLUDED.secret_encrypted, last_totp_step = NULL, changed_at = EXCLUDED.changed_at
         WHERE two_factor_methods.status = 'pending'
        RETURNING id`,
-      [user.id, this.seal(secret), this.clock.now()],
+      [user.id, this.seal(user.id, secret), this.clock.now()],
     );
     if (replaced.length === 0) throw new DomainError(ErrorCode.TotpAlreadyEnabled, 'TOTP is already enabled');
     const url = generateURI({
@@ -89,7 +89,7 @@ export class TotpService {
       throw new DomainError(ErrorCode.InvalidCode, 'No TOTP set-up is pending; call users.2fa.enableTOTP first');
     }
     const code = normalizeTotpCode(input);
-    const step = code ? await this.matchingStep(this.unseal(method.secretEncrypted), code, null) : null;
+    const step = code ? await this.matchingStep(this.unseal(userId, method.secretEncrypted), code, null) : null;
     if (step === null) throw new DomainError(ErrorCode.InvalidCode, 'Invalid code');
     // Only the very secret just checked: a parallel enableTOTP may have replaced it.
     const enabled = await queryRows(
@@ -110,7 +110,7 @@ export class TotpService {
       .findOne({ where: { userId, method: 'totp', status: 'enabled' } });
     if (!method?.secretEncrypted) return false;
     const lastStep = method.lastTotpStep === null ? null : Number(method.lastTotpStep);
-    const step = await this.matchingStep(this.unseal(method.secretEncrypted), code, lastStep);
+    const step = await this.matchingStep(this.unseal(userId, method.secretEncrypted), code, lastStep);
     if (step === null) return false;
     const used = await queryRows(
       this.dataSource,
@@ -156,11 +156,12 @@ export class TotpService {
     }
   }
 
-  private seal(secret: string): string {
-    return encrypt(this.keys.key('totp-encryption'), secret);
+  /** Bound to the user: a secret copied to another user's row does not decrypt. */
+  private seal(userId: string, secret: string): string {
+    return encrypt(this.keys.key('totp-encryption'), secret, `totp:${userId}`);
   }
 
-  private unseal(sealed: string): string {
-    return decrypt(this.keys.key('totp-encryption'), sealed);
+  private unseal(userId: string, sealed: string): string {
+    return decrypt(this.keys.key('totp-encryption'), sealed, `totp:${userId}`);
   }
 }
