@@ -8,6 +8,7 @@ import {
   type TestUser,
   uniqueName,
 } from './helpers/api.js';
+import { PAT_ROUTE } from './helpers/routes.js';
 import { createTestApp, type TestApp } from './helpers/test-app.js';
 
 /**
@@ -18,7 +19,6 @@ import { createTestApp, type TestApp } from './helpers/test-app.js';
 const ENABLE = '/api/v1/users.2fa.enableEmail';
 const DISABLE = '/api/v1/users.2fa.disableEmail';
 const SEND_CODE = '/api/v1/users.2fa.sendEmailCode';
-const PAT_ROUTE = '/api/v1/users.generatePersonalAccessToken';
 const MAIL_FROM = '"Security Desk" <security-desk@example.com>';
 
 const NOT_LOGGED_IN = { status: 'error', message: 'You must be logged in to do this.' };

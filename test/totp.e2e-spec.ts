@@ -9,6 +9,7 @@ import {
   uniqueName,
 } from './helpers/api.js';
 import { base32Decode, hotp, timeStep, totp } from './helpers/rfc6238.js';
+import { PAT_ROUTE } from './helpers/routes.js';
 import { createTestApp, type TestApp } from './helpers/test-app.js';
 import { TwoFactorService } from '../src/two-factor/two-factor.service.js';
 import type { User } from '../src/users/user.entity.js';
@@ -21,7 +22,6 @@ import type { User } from '../src/users/user.entity.js';
  * ordinary users (role "user") are not affected by it.
  */
 
-const PAT_ROUTE = '/api/v1/users.generatePersonalAccessToken'; // @Requires2FA(): rememberable
 const PERIOD = 30;
 const BACKUP_CODE = /^[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{10}$/;
 const ADMIN = { username: uniqueName('admin'), password: 'admin password 123' };

@@ -9,12 +9,9 @@ import {
   type TestUser,
   uniqueName,
 } from './helpers/api.js';
+import { DELETE_ACCOUNT_ROUTE, DISABLE_EMAIL_ROUTE, PAT_ROUTE } from './helpers/routes.js';
 import { createTestApp, type TestApp } from './helpers/test-app.js';
 
-const CODE_IN_TEXT = /\b\d{3}-\d{3}\b/;
-/** Code emails delivered to `address` so far (other mail, such as security alerts, is not counted). */
-const codeMails = (t: TestApp, address: string): number =>
-  t.mail.messages.filter((m) => m.to.includes(address) && CODE_IN_TEXT.test(m.text)).length;
 
 /**
  * The limits around surface 1's 2FA handshake: EMAIL_CODE_MAX_ATTEMPTS wrong codes, the account
@@ -22,9 +19,6 @@ const codeMails = (t: TestApp, address: string): number =>
  * fallback for users without a second factor, and personal access tokens that bypass 2FA.
  */
 
-const PAT_ROUTE = '/api/v1/users.generatePersonalAccessToken'; // @Requires2FA(): rememberable
-const DISABLE_EMAIL_ROUTE = '/api/v1/users.2fa.disableEmail'; // @Requires2FA({ rememberable: false })
-const DELETE_ACCOUNT_ROUTE = '/api/v1/users.deleteOwnAccount'; // @Requires2FA({ rememberable: false })
 
 interface Subject {
   user: TestUser;
@@ -297,7 +291,7 @@ describe('2FA handshake limits, fallback and bypass (surface 1)', () => {
 
     it('a user without a second factor is asked for the password, and no mail is sent', async () => {
       const subject = await userWithoutSecondFactor();
-      const mailed = codeMails(t, subject.user.email);
+      const mailed = t.mail.codeMailCount(subject.user.email);
 
       const asked = await h.createToken(subject, { agent: h.newAgent() });
 
@@ -308,7 +302,7 @@ describe('2FA handshake limits, fallback and bypass (surface 1)', () => {
         errorType: 'totp-required',
         details: passwordDetails(subject.user.email),
       });
-      expect(codeMails(t, subject.user.email)).toBe(mailed);
+      expect(t.mail.codeMailCount(subject.user.email)).toBe(mailed);
     });
 
     it('x-2fa-method password with the hex SHA-256 of the password passes', async () => {
@@ -339,7 +333,7 @@ describe('2FA handshake limits, fallback and bypass (surface 1)', () => {
 
     it('the password is refused as a second factor while email 2FA is enabled', async () => {
       const subject = await h.loggedInUser();
-      const mailed = codeMails(t, subject.user.email);
+      const mailed = t.mail.codeMailCount(subject.user.email);
 
       const response = await h.createToken(subject, {
         agent: h.newAgent(),
@@ -350,7 +344,7 @@ describe('2FA handshake limits, fallback and bypass (surface 1)', () => {
       expect(response.status).toBe(400);
       expect(response.body).toEqual(totpInvalid(subject.user.email));
       expect(await countPersonalTokens(subject.user.userId)).toBe(0);
-      expect(codeMails(t, subject.user.email)).toBe(mailed);
+      expect(t.mail.codeMailCount(subject.user.email)).toBe(mailed);
     });
   });
 
@@ -368,13 +362,13 @@ describe('2FA handshake limits, fallback and bypass (surface 1)', () => {
     it('a token created with bypassTwoFactor: true skips the handshake', async () => {
       const subject = await h.loggedInUser();
       const bypass = await personalToken(subject, true);
-      const mailed = codeMails(t, subject.user.email);
+      const mailed = t.mail.codeMailCount(subject.user.email);
 
       const response = await h.createToken(subject, { agent: h.newAgent(), auth: bypass });
 
       expect(response.status).toBe(200);
       expect(response.body).toEqual(tokenCreated);
-      expect(codeMails(t, subject.user.email)).toBe(mailed);
+      expect(t.mail.codeMailCount(subject.user.email)).toBe(mailed);
     });
 
     it('a token created without bypassTwoFactor goes through the handshake', async () => {

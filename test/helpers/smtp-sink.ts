@@ -1,6 +1,8 @@
 import { SMTPServer } from 'smtp-server';
 import PostalMime from 'postal-mime';
 
+const CODE_IN_TEXT = /\b\d{3}-\d{3}\b/;
+
 export interface ReceivedMail {
   from: string;
   to: string[];
@@ -103,6 +105,11 @@ export class SmtpSink {
 
   count(address: string): number {
     return this.messages.filter((m) => m.to.includes(address)).length;
+  }
+
+  /** Code emails delivered to `address` so far (other mail, such as verification links, is not counted). */
+  codeMailCount(address: string): number {
+    return this.messages.filter((m) => m.to.includes(address) && CODE_IN_TEXT.test(m.text)).length;
   }
 
   async stop(): Promise<void> {
