@@ -88,7 +88,22 @@ export async function configureApp(app: NestFastifyApplication): Promise<void> {
     app,
     new DocumentBuilder()
       .setTitle('Two-factor authentication service')
-      .setDescription('Surface 1 (/api/v1) is Rocket.Chat-compatible. See README.md for the 2FA handshake.')
+      .setDescription(
+        [
+          'Surface 1 (`/api/v1`) is Rocket.Chat-compatible: authenticated calls carry `X-User-Id` and `X-Auth-Token` ' +
+            '(from `login`); success is 200 `{"success":true, …}`, failure 400 ' +
+            '`{"success":false,"error":"<message> [<errorType>]","errorType":…,"details"?}`.',
+          '**2FA handshake** (routes listing `x-2fa-code`): without a code the answer is 400 `totp-required` with ' +
+            '`details: {method, codeGenerated, emailOrUsername, availableMethods}` (for `email`, a code is mailed). ' +
+            'Repeat the same request with headers `x-2fa-method` (`totp`, `email`, or `password` when no method is ' +
+            'enabled) and `x-2fa-code` (the authenticator or backup code, the emailed code, or the hex SHA-256 of the ' +
+            'password). A wrong code gives `totp-invalid`, too many `totp-max-attempts`. A right code is remembered for ' +
+            'the login token and client for REMEMBER_2FA_SECONDS, except on routes that ask every time.',
+          '`login` answers 401 `totp-required` with a `details.challengeId`: repeat the login with the code, or finish ' +
+            'it with `twoFactorChallenges.verifyChallenge`.',
+          'See README.md ("The two-factor flow") for a walk-through and the configuration.',
+        ].join('\n\n'),
+      )
       .setVersion('0.1.0')
       .build(),
   );

@@ -41,11 +41,23 @@ export class MailTemplates {
     return Object.keys(this.bundles.get('en')?.html ?? {}) as MailTemplateName[];
   }
 
-  /** The locale actually used: the asked one if templates exist for it, else the default, else English. */
+  /**
+   * The locale actually used: the asked one if templates exist for it (tags compare case-insensitively:
+   * `pt-br` is `pt-BR`), else its base language (`de` for `de-AT`), else another variant of that
+   * language (`pt-BR` for `pt` or `pt-PT`), else DEFAULT_LOCALE, else English.
+   */
   resolveLocale(locale: string | null | undefined): string {
-    if (locale && this.bundles.has(locale)) return locale;
-    const base = locale?.split('-')[0];
-    if (base && this.bundles.has(base)) return base;
+    const wanted = locale?.trim().toLowerCase();
+    if (wanted) {
+      const available = this.locales;
+      const exact = available.find((candidate) => candidate.toLowerCase() === wanted);
+      if (exact) return exact;
+      const base = wanted.split('-')[0];
+      const sameLanguage =
+        available.find((candidate) => candidate.toLowerCase() === base) ??
+        available.find((candidate) => candidate.toLowerCase().split('-')[0] === base);
+      if (sameLanguage) return sameLanguage;
+    }
     return this.bundles.has(this.config.DEFAULT_LOCALE) ? this.config.DEFAULT_LOCALE : 'en';
   }
 

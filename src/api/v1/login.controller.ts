@@ -1,4 +1,5 @@
 import { Body, Get, HttpCode, Headers, Post, UseFilters } from '@nestjs/common';
+import { ApiHeader } from '@nestjs/swagger';
 import { LoginService } from '../../auth/login.service.js';
 import type { AuthenticatedSession } from '../../auth/sessions.service.js';
 import { DomainError, ErrorCode } from '../../common/domain-error.js';
@@ -8,6 +9,7 @@ import { UsersService } from '../../users/users.service.js';
 import { LoginDto } from './dto/login.dto.js';
 import { ClientOf, CurrentAuth, V1Authenticated } from './v1-auth.guard.js';
 import { V1Controller } from './v1-controller.decorator.js';
+import { V1_EXAMPLE, V1_EXAMPLE_HANDSHAKE_DETAILS, V1_EXAMPLE_ME, V1Operation } from './v1-openapi.js';
 import { V1LoginExceptionFilter } from './v1-exception.filter.js';
 import { presentMe } from './v1-presenters.js';
 
@@ -19,6 +21,30 @@ export class LoginController {
     private readonly twoFactor: TwoFactorService,
   ) {}
 
+  @V1Operation({
+    summary: 'Log in with a password (and the second factor)',
+    description:
+      'When the user has a second factor, the first answer is 401 totp-required (an email code is mailed for the email method) with details.challengeId; ' +
+      'repeat the login with the code (body `code` or headers x-2fa-code/x-2fa-method), or finish it with twoFactorChallenges.verifyChallenge.',
+    ok: { status: 'success', data: { userId: V1_EXAMPLE.userId, authToken: V1_EXAMPLE.authToken, me: V1_EXAMPLE_ME } },
+    shape: 'login',
+    errors: [
+      ErrorCode.InvalidParams,
+      {
+        code: ErrorCode.InvalidCredentials,
+        name: 'Unauthorized',
+        summary: 'Unknown user or wrong password',
+        message: 'Unauthorized',
+      },
+      { code: ErrorCode.TwoFactorRequired, details: { ...V1_EXAMPLE_HANDSHAKE_DETAILS, challengeId: V1_EXAMPLE.challengeId } },
+      ErrorCode.TwoFactorInvalid,
+      ErrorCode.TwoFactorMaxAttempts,
+      ErrorCode.TwoFactorLocked,
+      ErrorCode.EmailSendFailed,
+    ],
+  })
+  @ApiHeader({ name: 'x-2fa-code', required: false, description: 'The second-factor code, after a totp-required answer' })
+  @ApiHeader({ name: 'x-2fa-method', required: false, description: 'totp or email' })
   @Post('login')
   @HttpCode(200)
   @UseFilters(V1LoginExceptionFilter)
@@ -37,6 +63,7 @@ export class LoginController {
     return { status: 'success', data: { userId: user.id, authToken: token, me: await this.me({ user, session }) } };
   }
 
+  @V1Operation({ summary: 'End this login session', ok: { status: 'success', data: { message: "You've been logged out!" } } })
   @Post('logout')
   @HttpCode(200)
   @V1Authenticated()
@@ -45,6 +72,7 @@ export class LoginController {
     return { status: 'success', data: { message: "You've been logged out!" } };
   }
 
+  @V1Operation({ summary: 'The logged-in user and their second factors', ok: { ...V1_EXAMPLE_ME, success: true } })
   @Get('me')
   @V1Authenticated()
   async getMe(@CurrentAuth() auth: AuthenticatedSession) {

@@ -1,5 +1,6 @@
 import { Body, Get, HttpCode, Post, Query } from '@nestjs/common';
 import { AuditService } from '../../audit/audit.service.js';
+import { ErrorCode } from '../../common/domain-error.js';
 import type { AuthenticatedSession } from '../../auth/sessions.service.js';
 import { Requires2FA } from '../../two-factor/requires-2fa.decorator.js';
 import { TwoFactorService } from '../../two-factor/two-factor.service.js';
@@ -7,6 +8,7 @@ import type { ClientInfo } from '../../two-factor/two-factor.types.js';
 import { PaginationQueryDto, SendEmailCodeDto, ValidateTotpDto } from './dto/two-factor.dto.js';
 import { ClientOf, CurrentAuth, V1Authenticated } from './v1-auth.guard.js';
 import { V1Controller } from './v1-controller.decorator.js';
+import { V1_EXAMPLE, V1_HANDSHAKE_ERRORS, V1Operation } from './v1-openapi.js';
 
 @V1Controller('two-factor')
 export class TwoFactorController {
@@ -15,6 +17,12 @@ export class TwoFactorController {
     private readonly audit: AuditService,
   ) {}
 
+  @V1Operation({
+    summary: 'Turn on email 2FA',
+    description: 'Needs a verified email; ends every other login session of the user (not personal access tokens).',
+    ok: { success: true },
+    errors: [ErrorCode.NoVerifiedEmail],
+  })
   @Post('users.2fa.enableEmail')
   @HttpCode(200)
   @V1Authenticated()
@@ -23,6 +31,12 @@ export class TwoFactorController {
     return { success: true };
   }
 
+  @V1Operation({
+    summary: 'Turn off email 2FA',
+    description: 'Asks for a second factor every time (not rememberable).',
+    ok: { success: true },
+    errors: [...V1_HANDSHAKE_ERRORS, ErrorCode.TwoFactorRequiredByPolicy],
+  })
   @Post('users.2fa.disableEmail')
   @HttpCode(200)
   @V1Authenticated()
@@ -33,6 +47,16 @@ export class TwoFactorController {
   }
 
   /** A new TOTP secret, pending until validateTOTP; calling again while pending replaces it. */
+  @V1Operation({
+    summary: 'Start TOTP set-up: a new secret, pending until validateTOTP',
+    ok: {
+      success: true,
+      secret: V1_EXAMPLE.totpSecret,
+      url: `otpauth://totp/Two-Factor:alice?secret=${V1_EXAMPLE.totpSecret}&issuer=Two-Factor`,
+      qrCode: 'data:image/png;base64,iVBORw0KGgo...',
+    },
+    errors: [ErrorCode.TotpAlreadyEnabled],
+  })
   @Post('users.2fa.enableTOTP')
   @HttpCode(200)
   @V1Authenticated()
@@ -42,6 +66,12 @@ export class TwoFactorController {
   }
 
   /** Turns TOTP on with a code from the app; the backup codes are shown this once. */
+  @V1Operation({
+    summary: 'Turn TOTP on with a code from the app',
+    description: 'Returns the 10 backup codes, shown this once; ends every other login session of the user.',
+    ok: { success: true, backupCodes: V1_EXAMPLE.backupCodes },
+    errors: [ErrorCode.ParameterRequired, ErrorCode.InvalidCode, ErrorCode.TotpAlreadyEnabled],
+  })
   @Post('users.2fa.validateTOTP')
   @HttpCode(200)
   @V1Authenticated()
@@ -50,6 +80,12 @@ export class TwoFactorController {
     return { success: true, backupCodes };
   }
 
+  @V1Operation({
+    summary: 'Turn TOTP off (and delete the backup codes)',
+    description: 'Asks for a second factor every time (not rememberable).',
+    ok: { success: true },
+    errors: [...V1_HANDSHAKE_ERRORS, ErrorCode.TwoFactorRequiredByPolicy],
+  })
   @Post('users.2fa.disableTOTP')
   @HttpCode(200)
   @V1Authenticated()
@@ -59,6 +95,12 @@ export class TwoFactorController {
     return { success: true };
   }
 
+  @V1Operation({
+    summary: 'Replace every backup code',
+    description: 'Asks for a second factor every time (not rememberable).',
+    ok: { success: true, backupCodes: V1_EXAMPLE.backupCodes },
+    errors: [...V1_HANDSHAKE_ERRORS, ErrorCode.TotpNotEnabled],
+  })
   @Post('users.2fa.regenerateBackupCodes')
   @HttpCode(200)
   @V1Authenticated()
@@ -68,6 +110,7 @@ export class TwoFactorController {
     return { success: true, backupCodes };
   }
 
+  @V1Operation({ summary: 'How many backup codes are left', ok: { success: true, remaining: 9 } })
   @Get('users.2fa.backupCodesRemaining')
   @V1Authenticated()
   async backupCodesRemaining(@CurrentAuth() auth: AuthenticatedSession) {
@@ -75,6 +118,27 @@ export class TwoFactorController {
   }
 
   /** The caller's own second-factor events, newest first. */
+  @V1Operation({
+    summary: "The caller's second-factor events, newest first",
+    ok: {
+      success: true,
+      events: [
+        {
+          _id: '42',
+          type: 'second_factor_verified',
+          method: 'email',
+          outcome: 'success',
+          ip: '192.0.2.10',
+          userAgent: 'Example/1.0',
+          ts: '2025-01-01T12:00:00.000Z',
+        },
+      ],
+      count: 1,
+      offset: 0,
+      total: 1,
+    },
+    errors: [ErrorCode.InvalidParams],
+  })
   @Get('users.2fa.events')
   @V1Authenticated()
   async events(@CurrentAuth() auth: AuthenticatedSession, @Query() query: PaginationQueryDto) {
@@ -99,6 +163,21 @@ export class TwoFactorController {
   }
 
   /** Same answer, in the same time, whether or not the user exists (unless the legacy mode is on). */
+  @V1Operation({
+    summary: 'Email a 2FA code to every verified address of a user',
+    description:
+      'The same answer, in the same time, whether or not the user exists. With COMPAT_SEND_EMAIL_CODE_REVEALS_USER=true it answers as Rocket.Chat does: ' +
+      '`{success, emails}`, and error-invalid-user for an unknown user.',
+    ok: { success: true },
+    errors: [
+      ErrorCode.ParameterRequired,
+      {
+        code: ErrorCode.NoVerifiedEmail,
+        summary: 'Unknown user (only with COMPAT_SEND_EMAIL_CODE_REVEALS_USER=true)',
+        message: 'Invalid user',
+      },
+    ],
+  })
   @Post('users.2fa.sendEmailCode')
   @HttpCode(200)
   async sendEmailCode(@Body() body: SendEmailCodeDto, @ClientOf() client: ClientInfo) {

@@ -1,5 +1,6 @@
 import { Body, HttpCode, Post, Query } from '@nestjs/common';
 import { SessionsService, type AuthenticatedSession } from '../../auth/sessions.service.js';
+import { ErrorCode } from '../../common/domain-error.js';
 import { Requires2FA } from '../../two-factor/requires-2fa.decorator.js';
 import { UsersService } from '../../users/users.service.js';
 import {
@@ -10,8 +11,10 @@ import {
   UpdateOwnBasicInfoDto,
   VerifyEmailDto,
 } from './dto/users.dto.js';
+import { LocaleQueryDto } from './dto/locale.dto.js';
 import { CurrentAuth, V1Authenticated } from './v1-auth.guard.js';
 import { V1Controller } from './v1-controller.decorator.js';
+import { V1_EXAMPLE, V1_EXAMPLE_USER, V1_HANDSHAKE_ERRORS, V1Operation } from './v1-openapi.js';
 import { presentUser } from './v1-presenters.js';
 
 @V1Controller('users')
@@ -21,16 +24,34 @@ export class UsersController {
     private readonly sessions: SessionsService,
   ) {}
 
+  @V1Operation({
+    summary: 'Register a user',
+    description: 'Sends a verification email. Email 2FA is on for every user once the address is verified.',
+    ok: { success: true, user: { ...V1_EXAMPLE_USER, emails: [{ address: V1_EXAMPLE.email, verified: false }] } },
+    errors: [
+      ErrorCode.InvalidParams,
+      ErrorCode.InvalidEmail,
+      ErrorCode.InvalidUsername,
+      ErrorCode.FieldUnavailable,
+      ErrorCode.PasswordPolicy,
+    ],
+  })
   @Post('users.register')
   @HttpCode(200)
-  async register(@Body() body: RegisterDto, @Query('locale') locale?: string) {
+  async register(@Body() body: RegisterDto, @Query() query: LocaleQueryDto) {
     const { user, emails } = await this.users.register(
       { username: body.username, email: body.email, password: body.pass, name: body.name },
-      locale,
+      query.locale,
     );
     return { success: true, user: presentUser(user, emails) };
   }
 
+  @V1Operation({
+    summary: 'Send a new verification link',
+    description: 'The same answer whether or not the address exists.',
+    ok: { success: true },
+    errors: [ErrorCode.ParameterRequired],
+  })
   @Post('users.sendConfirmationEmail')
   @HttpCode(200)
   async sendConfirmationEmail(@Body() body: SendConfirmationEmailDto) {
@@ -38,6 +59,11 @@ export class UsersController {
     return { success: true };
   }
 
+  @V1Operation({
+    summary: 'Verify an email address with the token from the link',
+    ok: { success: true },
+    errors: [ErrorCode.ParameterRequired, ErrorCode.InvalidToken],
+  })
   @Post('users.verifyEmail')
   @HttpCode(200)
   async verifyEmail(@Body() body: VerifyEmailDto) {
@@ -45,6 +71,27 @@ export class UsersController {
     return { success: true };
   }
 
+  @V1Operation({
+    summary: 'Create a user (admins)',
+    ok: {
+      success: true,
+      user: {
+        ...V1_EXAMPLE_USER,
+        _id: 'ExampleUserId0002',
+        username: 'bob',
+        name: 'Bob Example',
+        emails: [{ address: 'bob@example.com', verified: true }],
+      },
+    },
+    errors: [
+      ...V1_HANDSHAKE_ERRORS,
+      ErrorCode.InvalidParams,
+      ErrorCode.InvalidEmail,
+      ErrorCode.InvalidUsername,
+      ErrorCode.FieldUnavailable,
+      ErrorCode.PasswordPolicy,
+    ],
+  })
   @Post('users.create')
   @HttpCode(200)
   @V1Authenticated({ roles: ['admin'] })
@@ -54,6 +101,20 @@ export class UsersController {
     return { success: true, user: presentUser(user, emails) };
   }
 
+  @V1Operation({
+    summary: "Change the caller's name, username, email or password",
+    description: 'A new email takes effect once verified; a new password (with currentPassword) ends the other login sessions.',
+    ok: { success: true, user: V1_EXAMPLE_USER },
+    errors: [
+      ...V1_HANDSHAKE_ERRORS,
+      ErrorCode.InvalidParams,
+      ErrorCode.InvalidCredentials,
+      ErrorCode.InvalidEmail,
+      ErrorCode.InvalidUsername,
+      ErrorCode.FieldUnavailable,
+      ErrorCode.PasswordPolicy,
+    ],
+  })
   @Post('users.updateOwnBasicInfo')
   @HttpCode(200)
   @V1Authenticated()
@@ -63,6 +124,12 @@ export class UsersController {
     return { success: true, user: presentUser(user, emails) };
   }
 
+  @V1Operation({
+    summary: 'Create a personal access token',
+    description: 'Shown once; used as X-Auth-Token. With bypassTwoFactor it skips the 2FA handshake.',
+    ok: { success: true, token: 'example-personal-access-token' },
+    errors: [...V1_HANDSHAKE_ERRORS, ErrorCode.ParameterRequired, ErrorCode.TokenAlreadyExists],
+  })
   @Post('users.generatePersonalAccessToken')
   @HttpCode(200)
   @V1Authenticated()
@@ -72,6 +139,12 @@ export class UsersController {
     return { success: true, token };
   }
 
+  @V1Operation({
+    summary: "Delete the caller's account",
+    description: 'Asks for a second factor every time (not rememberable).',
+    ok: { success: true },
+    errors: V1_HANDSHAKE_ERRORS,
+  })
   @Post('users.deleteOwnAccount')
   @HttpCode(200)
   @V1Authenticated()

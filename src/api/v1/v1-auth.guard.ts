@@ -13,6 +13,7 @@ import { SessionsService, type AuthenticatedSession } from '../../auth/sessions.
 import { DomainError, ErrorCode } from '../../common/domain-error.js';
 import type { TwoFactorSubject } from '../../two-factor/two-factor.types.js';
 import { AUTHENTICATED_ROUTE } from '../../rate-limit/rate-limit.guard.js';
+import { V1ErrorResponse } from './v1-openapi.js';
 
 export type V1Request = FastifyRequest & { auth?: AuthenticatedSession; twoFactorSubject?: TwoFactorSubject };
 
@@ -61,8 +62,10 @@ export const V1Authenticated = (options: { roles?: string[] } = {}) =>
   applyDecorators(
     SetMetadata(AUTHENTICATED_ROUTE, true),
     SetMetadata(V1_REQUIRED_ROLES, options.roles ?? []),
-    ApiHeader({ name: 'X-User-Id', required: true }),
-    ApiHeader({ name: 'X-Auth-Token', required: true }),
+    ApiHeader({ name: 'X-User-Id', required: true, description: 'The userId from login' }),
+    ApiHeader({ name: 'X-Auth-Token', required: true, description: 'The authToken from login, or a personal access token' }),
+    V1ErrorResponse(ErrorCode.AuthenticationRequired),
+    ...(options.roles?.length ? [V1ErrorResponse(ErrorCode.NotAuthorized)] : []),
   );
 
 export const CurrentAuth = createParamDecorator((_: unknown, context: ExecutionContext): AuthenticatedSession => {

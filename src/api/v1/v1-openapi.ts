@@ -1,0 +1,194 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiResponse } from '@nestjs/swagger';
+import { DomainError, ErrorCode } from '../../common/domain-error.js';
+import { V1_ERRORS } from './v1-errors.js';
+import { v1ErrorBody, v1LoginErrorBody } from './v1-exception.filter.js';
+
+/**
+ * OpenAPI documentation of surface 1. The error examples are rendered by the real wire-format
+ * functions, so the document cannot drift from what the filters send. Every example value is
+ * clearly fake: no real-looking token, secret or code.
+ */
+export const V1_EXAMPLE = {
+  userId: 'ExampleUserId0001',
+  authToken: 'example-auth-token-not-a-real-one',
+  /** Challenge ids are 64 hex characters; this one is an obvious placeholder. */
+  challengeId: '0123456789abcdef'.repeat(4),
+  email: 'alice@example.com',
+  totpSecret: 'JBSWY3DPEHPK3PXP',
+  backupCodes: [
+    'ABCDE23456',
+    'FGHJK23456',
+    'MNPQR23456',
+    'STUVW23456',
+    'XYZAB23456',
+    'ABCDE34567',
+    'FGHJK34567',
+    'MNPQR34567',
+    'STUVW34567',
+    'XYZAB34567',
+  ],
+} as const;
+
+export const V1_EXAMPLE_USER = {
+  _id: V1_EXAMPLE.userId,
+  username: 'alice',
+  name: 'Alice Example',
+  emails: [{ address: V1_EXAMPLE.email, verified: true }],
+  roles: ['user'],
+  createdAt: '2025-01-01T12:00:00.000Z',
+};
+
+export const V1_EXAMPLE_ME = {
+  ...V1_EXAMPLE_USER,
+  services: { email2fa: { enabled: true }, totp: { enabled: false } },
+};
+
+export const V1_EXAMPLE_HANDSHAKE_DETAILS = {
+  method: 'email',
+  codeGenerated: true,
+  emailOrUsername: V1_EXAMPLE.email,
+  availableMethods: ['email'],
+};
+const HANDSHAKE_DETAILS = V1_EXAMPLE_HANDSHAKE_DETAILS;
+
+interface ErrorExample {
+  summary: string;
+  message: string;
+  details?: Record<string, unknown>;
+  /** The example's key when two codes share an errorType. */
+  name?: string;
+}
+
+const ERROR_EXAMPLES: Partial<Record<ErrorCode, ErrorExample>> = {
+  [ErrorCode.InvalidParams]: { summary: 'A parameter has the wrong type or size, or is unknown', message: 'username is invalid' },
+  [ErrorCode.ParameterRequired]: { summary: 'A required parameter is missing', message: 'email is required' },
+  [ErrorCode.AuthenticationRequired]: {
+    summary: 'X-User-Id / X-Auth-Token missing or wrong',
+    message: 'You must be logged in to do this.',
+  },
+  [ErrorCode.NotAuthorized]: { summary: 'The caller lacks the role the route needs', message: 'Not allowed' },
+  [ErrorCode.RateLimited]: { summary: 'Too many requests', message: 'Too many requests', details: { retryAfterSeconds: 42 } },
+  [ErrorCode.TwoFactorRequired]: {
+    summary: 'A second factor is needed: repeat the request with x-2fa-code and x-2fa-method (for email, a code was mailed)',
+    message: 'TOTP Required',
+    details: HANDSHAKE_DETAILS,
+  },
+  [ErrorCode.TwoFactorInvalid]: {
+    summary: 'The second-factor code is wrong',
+    message: 'TOTP Invalid',
+    details: { ...HANDSHAKE_DETAILS, codeGenerated: false },
+  },
+  [ErrorCode.TwoFactorMaxAttempts]: {
+    summary: 'Too many wrong codes: the outstanding codes are void, request a new one',
+    message: 'Too many wrong codes; request a new one',
+    details: { ...HANDSHAKE_DETAILS, codeGenerated: false },
+  },
+  [ErrorCode.TwoFactorLocked]: {
+    name: 'totp-max-attempts (locked)',
+    summary: 'Second factor locked after too many consecutive failures; details.lockedUntil says until when',
+    message: 'Too many failed attempts; try again later',
+    details: { ...HANDSHAKE_DETAILS, codeGenerated: false, lockedUntil: '2025-01-01T12:05:00.000Z' },
+  },
+  [ErrorCode.EmailSendFailed]: {
+    summary: 'The email with the code could not be sent at once; it stays queued and is retried',
+    message: 'The email with the code could not be sent; try again later',
+  },
+  [ErrorCode.InvalidCredentials]: {
+    summary: 'The current password is not correct',
+    message: 'The current password is not correct',
+  },
+  [ErrorCode.InvalidEmail]: { summary: 'Not a valid email address', message: 'Invalid email not-an-email' },
+  [ErrorCode.InvalidUsername]: {
+    summary: 'Not a valid username',
+    message: 'The username must be 3-32 letters, digits, ".", "-" or "_"',
+  },
+  [ErrorCode.FieldUnavailable]: {
+    summary: 'Username or email already in use',
+    message: 'alice is already in use :(',
+    details: { field: 'username' },
+  },
+  [ErrorCode.PasswordPolicy]: {
+    summary: 'The password breaks the password policy',
+    message: 'The password must be between 8 and 256 characters',
+  },
+  [ErrorCode.InvalidToken]: {
+    summary: 'Unknown, used or expired verification token',
+    message: 'The verification link is invalid or has expired',
+  },
+  [ErrorCode.NoVerifiedEmail]: {
+    summary: 'The user has no verified email',
+    message: 'You need a verified email to enable 2FA by email',
+  },
+  [ErrorCode.UserNotFound]: { summary: "The challenge's user no longer exists", message: 'user not found' },
+  [ErrorCode.TokenAlreadyExists]: {
+    summary: 'A token with this name already exists',
+    message: 'A token with this name already exists',
+  },
+  [ErrorCode.InvalidCode]: { summary: 'The code is wrong', message: 'Invalid code' },
+  [ErrorCode.TotpAlreadyEnabled]: { summary: 'TOTP is already enabled', message: 'TOTP is already enabled' },
+  [ErrorCode.TotpNotEnabled]: { summary: 'TOTP is not enabled', message: 'TOTP is not enabled' },
+  [ErrorCode.TwoFactorRequiredByPolicy]: {
+    summary: "The user's role (TWO_FACTOR_REQUIRED_ROLES) requires keeping a second factor",
+    message: 'Your role requires two-factor authentication: enable another method before switching this one off',
+  },
+  [ErrorCode.ChallengeNotFound]: { summary: 'Unknown or finished challenge', message: 'challenge not found' },
+  [ErrorCode.ChallengeExpired]: { summary: 'The challenge has expired', message: 'challenge expired' },
+  [ErrorCode.InvalidChallengeMethod]: { summary: 'The challenge is not an email challenge', message: 'invalid challenge method' },
+};
+
+/** An error code documented with its own example, or with a different summary/message/details. */
+export type V1DocumentedError = ErrorCode | ({ code: ErrorCode } & Partial<ErrorExample>);
+
+/** The failures of the 2FA handshake (routes with @Requires2FA). */
+export const V1_HANDSHAKE_ERRORS = [
+  ErrorCode.TwoFactorRequired,
+  ErrorCode.TwoFactorInvalid,
+  ErrorCode.TwoFactorMaxAttempts,
+  ErrorCode.TwoFactorLocked,
+  ErrorCode.EmailSendFailed,
+] as const;
+
+const RATE_LIMIT_HEADERS = {
+  'X-RateLimit-Limit': { description: 'Requests allowed per window', schema: { type: 'integer' } },
+  'X-RateLimit-Remaining': { description: 'Requests left in the window', schema: { type: 'integer' } },
+  'X-RateLimit-Reset': { description: 'Seconds until the window resets', schema: { type: 'integer' } },
+} as const;
+
+/** One documented failure as an @ApiResponse; several with one status merge into one response with several examples. */
+export function V1ErrorResponse(documented: V1DocumentedError, shape: 'v1' | 'login' = 'v1') {
+  const { code, ...override } = typeof documented === 'object' ? documented : { code: documented };
+  const example = { ...ERROR_EXAMPLES[code], ...override } as ErrorExample;
+  const error = new DomainError(code, example.message, example.details);
+  const wire = (shape === 'login' ? v1LoginErrorBody(error) : null) ?? v1ErrorBody(error);
+  const name = example.name ?? V1_ERRORS[code].errorType;
+  return ApiResponse({
+    status: wire.status,
+    description: `\`${name}\`: ${example.summary}`,
+    examples: { [name]: { summary: example.summary, value: wire.body } },
+    ...(code === ErrorCode.RateLimited ? { headers: RATE_LIMIT_HEADERS } : {}),
+  });
+}
+
+export interface V1OperationSpec {
+  summary: string;
+  description?: string;
+  /** An example of the 200 body. */
+  ok: Record<string, unknown>;
+  /**
+   * The route's documented failures. 429 is added to every route (the global rate limit);
+   * V1Authenticated adds 401 (and 403 with roles).
+   */
+  errors?: readonly V1DocumentedError[];
+  /** `POST /login` answers credential and second-factor failures in its own 401 shape. */
+  shape?: 'v1' | 'login';
+}
+
+/** @ApiOperation + the 200 example + the documented errors of one surface-1 route. */
+export const V1Operation = ({ summary, description, ok, errors = [], shape = 'v1' }: V1OperationSpec) =>
+  applyDecorators(
+    ApiOperation({ summary, ...(description ? { description } : {}) }),
+    ApiOkResponse({ description: 'Success', example: ok }),
+    ...errors.map((error) => V1ErrorResponse(error, shape)),
+    V1ErrorResponse(ErrorCode.RateLimited),
+  );
