@@ -112,7 +112,10 @@ try {
   console.log(`\n${CONNECTIONS} connections, ${DURATION} s each, Node ${process.version}`);
   console.table(rows);
   mkdirSync('bench/results', { recursive: true });
-  writeFileSync('bench/results/latest.json', JSON.stringify({ at: new Date().toISOString(), connections: CONNECTIONS, duration: DURATION, rows }, null, 2));
+  writeFileSync(
+    'bench/results/latest.json',
+    JSON.stringify({ at: new Date().toISOString(), connections: CONNECTIONS, duration: DURATION, rows }, null, 2),
+  );
   if (rows.some((row) => row['non-2xx'] > 0 || row.errors > 0)) {
     process.exitCode = 1;
     console.error('Some requests failed: the figures above are not valid.');

@@ -4,4 +4,9 @@ import { TotpBackupCodes1763800000000 } from './1763800000000-totp-backup-codes.
 import { Challenges1763810000000 } from './1763810000000-challenges.js';
 
 /** Listed explicitly (not globbed) so the app, the CLI and the tests load the same classes. */
-export const migrations = [InitialSchema1763780000000, AuditEvents1763790000000, TotpBackupCodes1763800000000, Challenges1763810000000];
+export const migrations = [
+  InitialSchema1763780000000,
+  AuditEvents1763790000000,
+  TotpBackupCodes1763800000000,
+  Challenges1763810000000,
+];

@@ -12,9 +12,10 @@ const flatten = (errors: ValidationError[], parent = ''): ValidationError[] =>
 /** Names the fields and the rule they broke, never the values (they may be passwords or codes). */
 export const validationExceptionFactory = (errors: ValidationError[]): DomainError => {
   const flat = flatten(errors);
-  const required = flat.find((error) =>
-    Object.values(error.contexts ?? {}).some((context) => (context as { parameterRequired?: boolean }).parameterRequired) &&
-    (error.value === undefined || error.value === null || error.value === ''),
+  const required = flat.find(
+    (error) =>
+      Object.values(error.contexts ?? {}).some((context) => (context as { parameterRequired?: boolean }).parameterRequired) &&
+      (error.value === undefined || error.value === null || error.value === ''),
   );
   if (required) return new DomainError(ErrorCode.ParameterRequired, `${required.property} is required`);
   const problems = flat.map((error) =>

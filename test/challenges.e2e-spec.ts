@@ -1,6 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Api, type ApiResponse, type Credentials, loginWithEmailCode, registerVerifiedUser, type TestUser, uniqueName } from './helpers/api.js';
+import {
+  Api,
+  type ApiResponse,
+  type Credentials,
+  loginWithEmailCode,
+  registerVerifiedUser,
+  type TestUser,
+  uniqueName,
+} from './helpers/api.js';
 import { totp } from './helpers/rfc6238.js';
 import { createTestApp, type TestApp } from './helpers/test-app.js';
 
@@ -75,7 +83,17 @@ describe('surface 1: login challenges', () => {
       [challengeId],
     );
     return row as
-      | { user_id: string; purpose: string; method: string; failed_attempts: number; completed_at: Date | null; expires_at: Date; created_at: Date; ip: string; user_agent: string }
+      | {
+          user_id: string;
+          purpose: string;
+          method: string;
+          failed_attempts: number;
+          completed_at: Date | null;
+          expires_at: Date;
+          created_at: Date;
+          ip: string;
+          user_agent: string;
+        }
       | undefined;
   }
 
@@ -167,7 +185,11 @@ describe('surface 1: login challenges', () => {
 
       // A rememberable @Requires2FA route passes without a code for the same client...
       const mailsBefore = mailsTo(user.email);
-      const token = await api.post('/api/v1/users.generatePersonalAccessToken', { tokenName: 'remembered' }, { auth, headers: client });
+      const token = await api.post(
+        '/api/v1/users.generatePersonalAccessToken',
+        { tokenName: 'remembered' },
+        { auth, headers: client },
+      );
       expect(token.status).toBe(200);
       expect(token.body).toEqual({ success: true, token: expect.any(String) });
       expect(mailsTo(user.email)).toBe(mailsBefore);
@@ -257,7 +279,9 @@ describe('surface 1: login challenges', () => {
       const fresh = await resend(user, challengeId);
       expect((await challengeRow(challengeId))!.failed_attempts).toBe(3);
 
-      const wrong = [wrongCode(code), wrongCode(fresh)].find((candidate) => candidate !== code.replace('-', '') && candidate !== fresh.replace('-', ''))!;
+      const wrong = [wrongCode(code), wrongCode(fresh)].find(
+        (candidate) => candidate !== code.replace('-', '') && candidate !== fresh.replace('-', ''),
+      )!;
       expect((await api.post(VERIFY, { challengeId, code: wrong })).body).toEqual(INVALID_CODE);
       expect((await api.post(VERIFY, { challengeId, code: wrong })).body).toEqual(MAX_ATTEMPTS);
       expect(await challengeRow(challengeId)).toBeUndefined();
@@ -272,7 +296,9 @@ describe('surface 1: login challenges', () => {
       expect(statuses).toEqual([200, 400]);
       const loser = results.find((res) => res.status === 400)!;
       expect([INVALID_CODE, NOT_FOUND]).toContainEqual(loser.body);
-      const [{ count }] = await t.db.query(`SELECT count(*)::int AS count FROM sessions WHERE user_id = $1 AND kind = 'login'`, [user.userId]);
+      const [{ count }] = await t.db.query(`SELECT count(*)::int AS count FROM sessions WHERE user_id = $1 AND kind = 'login'`, [
+        user.userId,
+      ]);
       expect(count).toBe(1);
     });
 
@@ -280,10 +306,15 @@ describe('surface 1: login challenges', () => {
       const user = await registerVerifiedUser(api, t);
       const { challengeId, code } = await startLogin(user);
       const other = await resend(user, challengeId);
-      const results = await Promise.all([api.post(VERIFY, { challengeId, code }), api.post(VERIFY, { challengeId, code: other })]);
+      const results = await Promise.all([
+        api.post(VERIFY, { challengeId, code }),
+        api.post(VERIFY, { challengeId, code: other }),
+      ]);
       expect(results.map((res) => res.status).sort()).toEqual([200, 400]);
       expect(results.find((res) => res.status === 400)!.body).toEqual(NOT_FOUND);
-      const [{ count }] = await t.db.query(`SELECT count(*)::int AS count FROM sessions WHERE user_id = $1 AND kind = 'login'`, [user.userId]);
+      const [{ count }] = await t.db.query(`SELECT count(*)::int AS count FROM sessions WHERE user_id = $1 AND kind = 'login'`, [
+        user.userId,
+      ]);
       expect(count).toBe(1);
     });
 
@@ -294,7 +325,11 @@ describe('surface 1: login challenges', () => {
       const nextStep = () => t.clock.advance(30 - ((t.clock.now().getTime() / 1000) % 30) + 1);
       const setup = await api.post('/api/v1/users.2fa.enableTOTP', undefined, { auth });
       expect(setup.status).toBe(200);
-      const validated = await api.post('/api/v1/users.2fa.validateTOTP', { code: totp(setup.body.secret, t.clock.now()) }, { auth });
+      const validated = await api.post(
+        '/api/v1/users.2fa.validateTOTP',
+        { code: totp(setup.body.secret, t.clock.now()) },
+        { auth },
+      );
       expect(validated.status).toBe(200);
       const backupCodes: string[] = validated.body.backupCodes;
       nextStep();
@@ -337,7 +372,9 @@ describe('surface 1: login challenges', () => {
     it('parallel wrong guesses cannot exceed the 5 attempts of the challenge', async () => {
       const user = await registerVerifiedUser(api, t);
       const { challengeId, code } = await startLogin(user);
-      const guesses = Array.from({ length: 10 }, (_, i) => String((Number(code.replace('-', '')) + 1 + i) % 1_000_000).padStart(6, '0'));
+      const guesses = Array.from({ length: 10 }, (_, i) =>
+        String((Number(code.replace('-', '')) + 1 + i) % 1_000_000).padStart(6, '0'),
+      );
       const results = await Promise.all(guesses.map((guess) => api.post(VERIFY, { challengeId, code: guess })));
       expect(results.every((res) => res.status === 400)).toBe(true);
       const bodies = results.map((res) => res.body);
@@ -345,15 +382,20 @@ describe('surface 1: login challenges', () => {
       for (const body of bodies) expect([INVALID_CODE, MAX_ATTEMPTS, NOT_FOUND]).toContainEqual(body);
       expect(await challengeRow(challengeId)).toBeUndefined();
       // Only 5 of the 10 codes were checked at all.
-      const [{ consecutive_failures }] = await t.db.query(`SELECT consecutive_failures FROM second_factor_failures WHERE user_id = $1`, [user.userId]);
+      const [{ consecutive_failures }] = await t.db.query(
+        `SELECT consecutive_failures FROM second_factor_failures WHERE user_id = $1`,
+        [user.userId],
+      );
       expect(consecutive_failures).toBe(5);
     });
 
     it('the account lockout applies: a locked user can neither verify nor get codes until it ends', async () => {
       const user = await registerVerifiedUser(api, t);
       const a = await startLogin(user);
-      const b = (await api.post('/api/v1/login', { user: user.username, password: user.password })).body.details.challengeId as string;
-      const c = (await api.post('/api/v1/login', { user: user.username, password: user.password })).body.details.challengeId as string;
+      const b = (await api.post('/api/v1/login', { user: user.username, password: user.password })).body.details
+        .challengeId as string;
+      const c = (await api.post('/api/v1/login', { user: user.username, password: user.password })).body.details
+        .challengeId as string;
       expect([b, c]).toEqual([expect.stringMatching(CHALLENGE_ID), expect.stringMatching(CHALLENGE_ID)]);
       // 5 wrong codes on each of two challenges: 10 consecutive failures lock the account (LOCKOUT_THRESHOLD).
       for (const challengeId of [a.challengeId, b]) {
@@ -368,7 +410,11 @@ describe('surface 1: login challenges', () => {
       );
       const failed = { type: 'challenge_failed', method: 'email', outcome: 'failure' };
       // The 10th failure locks the account: its lockout event comes just before its challenge_failed.
-      expect(events).toEqual([...Array.from({ length: 9 }, () => failed), { type: 'lockout', method: 'email', outcome: 'failure' }, failed]);
+      expect(events).toEqual([
+        ...Array.from({ length: 9 }, () => failed),
+        { type: 'lockout', method: 'email', outcome: 'failure' },
+        failed,
+      ]);
       const locked = await api.post(VERIFY, { challengeId: c, code: a.code });
       expect(locked.status).toBe(400);
       expect(locked.body).toEqual({
@@ -382,7 +428,10 @@ describe('surface 1: login challenges', () => {
       const mailsBefore = mailsTo(user.email);
       const send = await api.post(SEND, { challengeId: c });
       expect(send.status).toBe(400);
-      expect(send.body).toMatchObject({ errorType: 'totp-max-attempts', details: { lockedUntil: locked.body.details.lockedUntil } });
+      expect(send.body).toMatchObject({
+        errorType: 'totp-max-attempts',
+        details: { lockedUntil: locked.body.details.lockedUntil },
+      });
       expect(mailsTo(user.email)).toBe(mailsBefore);
 
       // The first lock lasts LOCKOUT_BASE_SECONDS (30 s).
@@ -542,7 +591,11 @@ describe('surface 1: login challenges', () => {
       for (const [path, body] of cases) {
         const res = await api.post(path, body);
         expect(res.status, JSON.stringify(body)).toBe(400);
-        expect(res.body).toEqual({ success: false, error: expect.stringMatching(/ \[invalid-params\]$/), errorType: 'invalid-params' });
+        expect(res.body).toEqual({
+          success: false,
+          error: expect.stringMatching(/ \[invalid-params\]$/),
+          errorType: 'invalid-params',
+        });
       }
       // Nothing happened: no mail, no attempt counted, and the code still finishes the challenge.
       expect(mailsTo(user.email)).toBe(mailsBefore);

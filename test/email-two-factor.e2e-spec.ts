@@ -67,10 +67,7 @@ describe('email two-factor (surface 1)', () => {
   let noOptInApi: Api;
 
   beforeAll(async () => {
-    [t, noOptIn] = await Promise.all([
-      createTestApp({ MAIL_FROM }),
-      createTestApp({ TWO_FACTOR_EMAIL_AUTO_OPT_IN: 'false' }),
-    ]);
+    [t, noOptIn] = await Promise.all([createTestApp({ MAIL_FROM }), createTestApp({ TWO_FACTOR_EMAIL_AUTO_OPT_IN: 'false' })]);
     api = new Api(t.baseUrl);
     noOptInApi = new Api(noOptIn.baseUrl);
   });
@@ -201,7 +198,10 @@ describe('email two-factor (surface 1)', () => {
         details: { method: 'email', codeGenerated: false, emailOrUsername: user.email, availableMethods: ['email'] },
       });
 
-      const res = await api.post(DISABLE, undefined, { auth, headers: { ...agent, 'x-2fa-method': 'email', 'x-2fa-code': code } });
+      const res = await api.post(DISABLE, undefined, {
+        auth,
+        headers: { ...agent, 'x-2fa-method': 'email', 'x-2fa-code': code },
+      });
       expect(res.status).toBe(200);
       expect(res.body).toEqual({ success: true });
 
@@ -298,7 +298,10 @@ describe('email two-factor (surface 1)', () => {
       expect(sent.body).toEqual({ success: true });
       const code = await t.mail.codeFor(user.email, { after: before });
 
-      const res = await api.post(DISABLE, undefined, { auth, headers: { ...agent, 'x-2fa-method': 'email', 'x-2fa-code': code.replace('-', '') } });
+      const res = await api.post(DISABLE, undefined, {
+        auth,
+        headers: { ...agent, 'x-2fa-method': 'email', 'x-2fa-code': code.replace('-', '') },
+      });
       expect(res.status).toBe(200);
       expect(res.body).toEqual({ success: true });
     });
@@ -419,7 +422,13 @@ describe('email two-factor (surface 1)', () => {
           WHERE template = 'email-code' AND $1 = ANY("to") ORDER BY id DESC LIMIT 1`,
         [address],
       );
-      return row as { status: string; attempts: number; data_encrypted: string | null; last_error: string | null; sent_at: Date | null };
+      return row as {
+        status: string;
+        attempts: number;
+        data_encrypted: string | null;
+        last_error: string | null;
+        sent_at: Date | null;
+      };
     };
 
     it('login answers 503 error-email-send-failed, keeps the message queued, and the worker delivers it after the backoff', async () => {

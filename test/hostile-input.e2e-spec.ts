@@ -51,7 +51,10 @@ const withRawKey = (key: string, value: unknown, body: Record<string, unknown>):
 function hostileCases(endpoint: Endpoint): HostileCase[] {
   const valid = endpoint.withString(uniqueName('hostile'));
   const form = new URLSearchParams(
-    Object.entries(valid).map(([key, value]): [string, string] => [key, typeof value === 'string' ? value : JSON.stringify(value)]),
+    Object.entries(valid).map(([key, value]): [string, string] => [
+      key,
+      typeof value === 'string' ? value : JSON.stringify(value),
+    ]),
   );
   const cases: HostileCase[] = [
     { name: 'malformed JSON', rawBody: `{"password": "${SECRET_PASSWORD}", "code": "${SECRET_CODE}"` },
@@ -84,8 +87,18 @@ function hostileCases(endpoint: Endpoint): HostileCase[] {
     { name: 'a valid form body', rawBody: form.toString(), contentType: 'application/x-www-form-urlencoded', status: 415 },
     // A JSON object sent as text/plain (what a cross-site form can send) is not read as JSON.
     { name: 'a text/plain body', rawBody: JSON.stringify(valid), contentType: 'text/plain' },
-    { name: 'an XML body', rawBody: `<login><password>${SECRET_PASSWORD}</password></login>`, contentType: 'application/xml', status: 415 },
-    { name: 'a multipart body', rawBody: `--b\r\nContent-Disposition: form-data; name="x"\r\n\r\n${SECRET_PASSWORD}\r\n--b--\r\n`, contentType: 'multipart/form-data; boundary=b', status: 415 },
+    {
+      name: 'an XML body',
+      rawBody: `<login><password>${SECRET_PASSWORD}</password></login>`,
+      contentType: 'application/xml',
+      status: 415,
+    },
+    {
+      name: 'a multipart body',
+      rawBody: `--b\r\nContent-Disposition: form-data; name="x"\r\n\r\n${SECRET_PASSWORD}\r\n--b--\r\n`,
+      contentType: 'multipart/form-data; boundary=b',
+      status: 415,
+    },
   ];
   if (endpoint.nestedProto) cases.push({ name: 'a nested __proto__ key', rawBody: endpoint.nestedProto });
   if (endpoint.withName) {
@@ -217,7 +230,11 @@ describe('hostile input (surface 1)', () => {
   }
 
   it('the authenticated route still works for the victim afterwards (the session was not harmed)', async () => {
-    const res = await api.post('/api/v1/users.updateOwnBasicInfo', { data: { name: 'Still Fine' } }, { auth: victimAuth, headers: agent });
+    const res = await api.post(
+      '/api/v1/users.updateOwnBasicInfo',
+      { data: { name: 'Still Fine' } },
+      { auth: victimAuth, headers: agent },
+    );
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ success: true, user: { _id: victim.userId, name: 'Still Fine' } });
     const me = await api.get('/api/v1/me', { auth: victimAuth });
@@ -307,9 +324,13 @@ describe('hostile input (surface 1)', () => {
       expect(res.body).toEqual(totpInvalid());
       expectNoSecrets(res);
 
-      const login = await api.post('/api/v1/login', { user: user.username, password: user.password }, {
-        headers: { ...trickAgent, 'x-2fa-method': 'email', 'x-2fa-code': huge },
-      });
+      const login = await api.post(
+        '/api/v1/login',
+        { user: user.username, password: user.password },
+        {
+          headers: { ...trickAgent, 'x-2fa-method': 'email', 'x-2fa-code': huge },
+        },
+      );
       expect(login.status).toBe(401);
       expect(login.body).toMatchObject({ status: 'error', error: 'totp-invalid', message: 'TOTP Invalid' });
       expectNoSecrets(login);

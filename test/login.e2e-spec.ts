@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Api, type Credentials, loginWithEmailCode, registerVerifiedUser, sha256, type TestUser, uniqueName } from './helpers/api.js';
+import {
+  Api,
+  type Credentials,
+  loginWithEmailCode,
+  registerVerifiedUser,
+  sha256,
+  type TestUser,
+  uniqueName,
+} from './helpers/api.js';
 import { createTestApp, type TestApp } from './helpers/test-app.js';
 
 /** POST /api/v1/login, /logout and GET /me of surface 1, against the real database and SMTP sink. */
@@ -42,9 +50,7 @@ describe('surface 1: login, logout, me', () => {
 
   /** Every key anywhere in a JSON value. */
   const keysOf = (value: unknown): string[] =>
-    value && typeof value === 'object'
-      ? Object.entries(value).flatMap(([key, inner]) => [key, ...keysOf(inner)])
-      : [];
+    value && typeof value === 'object' ? Object.entries(value).flatMap(([key, inner]) => [key, ...keysOf(inner)]) : [];
 
   describe('without a second factor (email not verified)', () => {
     it('logs in by username with the `user` field', async () => {
@@ -83,7 +89,10 @@ describe('surface 1: login, logout, me', () => {
       const unknownUser = await api.post('/api/v1/login', { user: uniqueName('nobody'), password: user.password });
       expect(unknownUser.status).toBe(401);
       expect(unknownUser.body).toEqual(UNAUTHORIZED);
-      const unknownEmail = await api.post('/api/v1/login', { email: `${uniqueName('nobody')}@example.com`, password: user.password });
+      const unknownEmail = await api.post('/api/v1/login', {
+        email: `${uniqueName('nobody')}@example.com`,
+        password: user.password,
+      });
       expect(unknownEmail.status).toBe(401);
       expect(unknownEmail.body).toEqual(UNAUTHORIZED);
       const noIdentifier = await api.post('/api/v1/login', { password: user.password });
@@ -211,7 +220,12 @@ describe('surface 1: login, logout, me', () => {
         success: false,
         error: 'TOTP Required [totp-required]',
         errorType: 'totp-required',
-        details: expect.objectContaining({ method: 'email', codeGenerated: true, emailOrUsername: user.email, availableMethods: ['email'] }),
+        details: expect.objectContaining({
+          method: 'email',
+          codeGenerated: true,
+          emailOrUsername: user.email,
+          availableMethods: ['email'],
+        }),
       });
       const code = await t.mail.codeFor(user.email, { after: before });
       const withCode = await api.post(

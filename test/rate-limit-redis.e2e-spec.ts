@@ -8,7 +8,12 @@ const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** Whether a Redis answers at redisUrl; the README's test command must pass on machines without one. */
 async function redisAvailable(): Promise<boolean> {
-  const probe = new Redis(redisUrl, { lazyConnect: true, connectTimeout: 500, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const probe = new Redis(redisUrl, {
+    lazyConnect: true,
+    connectTimeout: 500,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   probe.on('error', () => undefined);
   try {
     await probe.connect();
@@ -27,7 +32,11 @@ describe.runIf(available)(`rate limits shared through Redis (${redisUrl})`, () =
   let second: TestApp;
   beforeAll(async () => {
     // Two instances of the service, as behind a load balancer, sharing one Redis.
-    const env = { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: `tfa-test-${randomBytes(4).toString('hex')}:`, RATE_LIMIT_PER_MINUTE: '3' };
+    const env = {
+      REDIS_URL: redisUrl,
+      REDIS_KEY_PREFIX: `tfa-test-${randomBytes(4).toString('hex')}:`,
+      RATE_LIMIT_PER_MINUTE: '3',
+    };
     first = await createTestApp(env);
     second = await createTestApp(env);
   });
@@ -48,7 +57,9 @@ describe.runIf(available)(`rate limits shared through Redis (${redisUrl})`, () =
     expect(statuses).toEqual([200, 200, 200]);
     const limited = await b.post('/api/v1/users.2fa.sendEmailCode', body);
     expect(limited.status).toBe(429);
-    expect(limited.body.error).toMatch(/^Error, too many requests\. Please slow down\. You must wait \d+ seconds before trying this endpoint again\. \[error-too-many-requests\]$/);
+    expect(limited.body.error).toMatch(
+      /^Error, too many requests\. Please slow down\. You must wait \d+ seconds before trying this endpoint again\. \[error-too-many-requests\]$/,
+    );
     expect(limited.headers.get('x-ratelimit-remaining')).toBe('0');
   });
 });

@@ -9,7 +9,8 @@ import { createTestApp, type TestApp } from './helpers/test-app.js';
  */
 
 const LIMIT = 3;
-const TOO_MANY = /^Error, too many requests\. Please slow down\. You must wait (\d+) seconds before trying this endpoint again\. \[error-too-many-requests\]$/;
+const TOO_MANY =
+  /^Error, too many requests\. Please slow down\. You must wait (\d+) seconds before trying this endpoint again\. \[error-too-many-requests\]$/;
 
 function expectRateLimitHeaders(res: ApiResponse, remaining: number): void {
   expect(res.headers.get('x-ratelimit-limit')).toBe(String(LIMIT));

@@ -31,7 +31,10 @@ describe('@rocket.chat/api-client', () => {
     const email = `${username}@example.com`;
     const password = 'a long enough password';
 
-    const registered: any = await client.post('/v1/users.register' as any, { username, email, pass: password, name: 'RC User' } as any);
+    const registered: any = await client.post(
+      '/v1/users.register' as any,
+      { username, email, pass: password, name: 'RC User' } as any,
+    );
     expect(registered).toMatchObject({ success: true, user: { username, emails: [{ address: email, verified: false }] } });
 
     const token = new URL(await t.mail.linkFor(email)).searchParams.get('token');

@@ -11,14 +11,12 @@ import {
 import { DELETE_ACCOUNT_ROUTE, DISABLE_EMAIL_ROUTE, PAT_ROUTE } from './helpers/routes.js';
 import { createTestApp, type TestApp } from './helpers/test-app.js';
 
-
 /**
  * Surface 1's 2FA handshake on @Requires2FA routes (API.md "The 2FA handshake"): asking for a
  * code, answering with it, resends, the remember window, single use under concurrency, and the
  * format of every answer. Attempt limits, lockout, password fallback and personal access tokens
  * are in two-factor-security.e2e-spec.ts.
  */
-
 
 describe('2FA handshake on @Requires2FA routes (surface 1)', () => {
   let t: TestApp;
@@ -265,7 +263,10 @@ describe('2FA handshake on @Requires2FA routes (surface 1)', () => {
     const { code } = await requestCode(subject, agent);
     expect((await createToken(subject, { agent, code, method: 'email' })).status).toBe(200);
 
-    const otherSession: Subject = { user: subject.user, auth: await loginWithEmailCode(api, t, subject.user, { 'user-agent': newAgent() }) };
+    const otherSession: Subject = {
+      user: subject.user,
+      auth: await loginWithEmailCode(api, t, subject.user, { 'user-agent': newAgent() }),
+    };
     const asked = await createToken(otherSession, { agent });
     expect(asked.status).toBe(400);
     expect(asked.body.errorType).toBe('totp-required');

@@ -12,13 +12,11 @@ import {
 import { DELETE_ACCOUNT_ROUTE, DISABLE_EMAIL_ROUTE, PAT_ROUTE } from './helpers/routes.js';
 import { createTestApp, type TestApp } from './helpers/test-app.js';
 
-
 /**
  * The limits around surface 1's 2FA handshake: EMAIL_CODE_MAX_ATTEMPTS wrong codes, the account
  * lockout (DESIGN.md: after 10 consecutive failures, from 30 s doubling up to 1 h), the password
  * fallback for users without a second factor, and personal access tokens that bypass 2FA.
  */
-
 
 interface Subject {
   user: TestUser;
@@ -165,7 +163,9 @@ describe('2FA handshake limits, fallback and bypass (surface 1)', () => {
       t.clock.advance(t.config.EMAIL_CODE_RESEND_AFTER_SECONDS + 1);
       const second = await h.requestCode(subject);
       // Guesses that are neither code.
-      const wrong = ['000000', '999999', '555555', '123123'].filter((c) => c !== first.replace('-', '') && c !== second.replace('-', ''));
+      const wrong = ['000000', '999999', '555555', '123123'].filter(
+        (c) => c !== first.replace('-', '') && c !== second.replace('-', ''),
+      );
       const fourth = await h.createToken(subject, { agent: h.newAgent(), code: wrong[0]!, method: 'email' });
       expect(fourth.body).toEqual(totpInvalid(subject.user.email));
       const fifth = await h.createToken(subject, { agent: h.newAgent(), code: wrong[1]!, method: 'email' });
@@ -247,7 +247,10 @@ describe('2FA handshake limits, fallback and bypass (surface 1)', () => {
 
       const during = await h.createToken(subject, { agent: h.newAgent(), code: '000000', method: 'email' });
       expect(during.body.errorType).toBe('totp-max-attempts');
-      expect(during.body.details).toEqual({ ...emailDetails(subject.user.email, false), lockedUntil: expect.stringMatching(ISO_DATE) });
+      expect(during.body.details).toEqual({
+        ...emailDetails(subject.user.email, false),
+        lockedUntil: expect.stringMatching(ISO_DATE),
+      });
 
       t.clock.advance(t.config.LOCKOUT_BASE_SECONDS + 1);
       const code = await h.requestCode(subject);
@@ -435,7 +438,11 @@ describe('2FA handshake with TWO_FACTOR_EMAIL_AUTO_OPT_IN=false and a small lock
       errorType: 'totp-required',
       details: { method: 'password', codeGenerated: false, emailOrUsername: subject.user.email, availableMethods: [] },
     });
-    const answered = await h.createToken(subject, { agent: h.newAgent(), code: sha256(subject.user.password), method: 'password' });
+    const answered = await h.createToken(subject, {
+      agent: h.newAgent(),
+      code: sha256(subject.user.password),
+      method: 'password',
+    });
     expect(answered.status).toBe(200);
   });
 
@@ -455,7 +462,10 @@ describe('2FA handshake with TWO_FACTOR_EMAIL_AUTO_OPT_IN=false and a small lock
     const locked = await h.createToken(subject, { agent: h.newAgent(), code: fresh, method: 'email' });
     expect(locked.status).toBe(400);
     expect(locked.body.errorType).toBe('totp-max-attempts');
-    expect(locked.body.details).toEqual({ ...emailDetails(subject.user.email, false), lockedUntil: expect.stringMatching(ISO_DATE) });
+    expect(locked.body.details).toEqual({
+      ...emailDetails(subject.user.email, false),
+      lockedUntil: expect.stringMatching(ISO_DATE),
+    });
 
     t.clock.advance(11);
     const unlocked = await h.createToken(subject, { agent: h.newAgent(), code: fresh, method: 'email' });

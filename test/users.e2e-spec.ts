@@ -344,7 +344,13 @@ describe('surface 1: accounts', () => {
     it('the admin, after the handshake, creates a verified user who then logs in with email 2FA', async () => {
       const auth = await loginWithEmailCode(api, t, { ...ADMIN, userId: '' }, { 'user-agent': 'admin-console/1' });
       const account = newAccount('made');
-      const body = { email: account.email, name: account.name, password: account.pass, username: account.username, verified: true };
+      const body = {
+        email: account.email,
+        name: account.name,
+        password: account.pass,
+        username: account.username,
+        verified: true,
+      };
 
       // From another client the remembered second factor does not count: the handshake runs.
       const before = t.mail.messages.length;
@@ -423,12 +429,22 @@ describe('surface 1: accounts', () => {
       const user = await registerVerifiedUser(api, t, { username: uniqueName('plain') });
       const auth = await loginWithEmailCode(api, t, user, { 'user-agent': 'plain-client/1' });
       const account = newAccount('made');
-      const body = { email: account.email, name: account.name, password: account.pass, username: account.username, verified: true };
+      const body = {
+        email: account.email,
+        name: account.name,
+        password: account.pass,
+        username: account.username,
+        verified: true,
+      };
 
       // With the second factor remembered for this client.
       const remembered = await api.post('/api/v1/users.create', body, { auth, headers: { 'user-agent': 'plain-client/1' } });
       expect(remembered.status).toBe(403);
-      expect(remembered.body).toEqual({ success: false, error: 'Not allowed [error-not-allowed]', errorType: 'error-not-allowed' });
+      expect(remembered.body).toEqual({
+        success: false,
+        error: 'Not allowed [error-not-allowed]',
+        errorType: 'error-not-allowed',
+      });
 
       // From another client: still 403, and no code is mailed for a request that cannot succeed.
       const mails = t.mail.count(user.email);
@@ -463,7 +479,10 @@ describe('surface 1: accounts', () => {
       const res = await update(auth, { name: 'Changed' }, { 'user-agent': 'another-client/2' });
       expect(res.status).toBe(400);
       expect(res.body).toEqual(
-        failure('totp-required', expect.objectContaining({ method: 'email', emailOrUsername: user.email, availableMethods: ['email'] })),
+        failure(
+          'totp-required',
+          expect.objectContaining({ method: 'email', emailOrUsername: user.email, availableMethods: ['email'] }),
+        ),
       );
       const me = await api.get('/api/v1/me', { auth });
       expect(me.body.name).toBe(`Test ${user.username}`);
@@ -562,7 +581,10 @@ describe('surface 1: accounts', () => {
       const link = linkIn(mail);
       expect(link).toMatch(/^http:\/\/app\.test\/verify-email\?token=/);
       expect(mail.html.replace(/&#x3D;/g, '=')).toContain(link);
-      expect((await api.get('/api/v1/me', { auth })).body).toMatchObject({ emails: pending, services: { email2fa: { enabled: true } } });
+      expect((await api.get('/api/v1/me', { auth })).body).toMatchObject({
+        emails: pending,
+        services: { email2fa: { enabled: true } },
+      });
 
       expect((await api.post('/api/v1/users.verifyEmail', { token: tokenOf(link) })).status).toBe(200);
       expect((await api.get('/api/v1/me', { auth })).body.emails).toEqual([{ address: newEmail, verified: true }]);
@@ -636,7 +658,12 @@ describe('surface 1: accounts', () => {
       const asked = await api.post('/api/v1/users.deleteOwnAccount', undefined, { auth });
       expect(asked.status).toBe(400);
       expect(asked.body).toEqual(
-        failure('totp-required', { method: 'email', codeGenerated: true, emailOrUsername: user.email, availableMethods: ['email'] }),
+        failure('totp-required', {
+          method: 'email',
+          codeGenerated: true,
+          emailOrUsername: user.email,
+          availableMethods: ['email'],
+        }),
       );
       const code = await t.mail.codeFor(user.email, { after: before });
       const wrong = await api.post('/api/v1/users.deleteOwnAccount', undefined, {

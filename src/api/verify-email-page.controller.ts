@@ -3,8 +3,7 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import { DomainError } from '../common/domain-error.js';
 import { UsersService } from '../users/users.service.js';
 
-const escapeHtml = (value: string): string =>
-  value.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+const escapeHtml = (value: string): string => value.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
 
 const page = (title: string, body: string): string => `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

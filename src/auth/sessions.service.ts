@@ -26,10 +26,7 @@ export class SessionsService {
     private readonly clock: Clock,
   ) {}
 
-  async createLoginSession(
-    userId: string,
-    twoFactor?: { fingerprint: string; until: Date },
-  ): Promise<IssuedSession> {
+  async createLoginSession(userId: string, twoFactor?: { fingerprint: string; until: Date }): Promise<IssuedSession> {
     return this.create(this.dataSource.manager, {
       userId,
       kind: 'login',
@@ -83,10 +80,9 @@ export class SessionsService {
 
   /** Ends every login session of the user but `keepSessionId`; personal access tokens stay. */
   async revokeOtherLoginSessions(userId: string, keepSessionId: string, manager?: EntityManager): Promise<void> {
-    await (manager ?? this.dataSource.manager).getRepository(Session).update(
-      { userId, kind: 'login', id: Not(keepSessionId), revokedAt: IsNull() },
-      { revokedAt: this.clock.now() },
-    );
+    await (manager ?? this.dataSource.manager)
+      .getRepository(Session)
+      .update({ userId, kind: 'login', id: Not(keepSessionId), revokedAt: IsNull() }, { revokedAt: this.clock.now() });
   }
 
   async rememberTwoFactor(sessionId: string, fingerprint: string, until: Date): Promise<void> {
@@ -95,7 +91,10 @@ export class SessionsService {
       .update({ id: sessionId }, { twoFactorFingerprint: fingerprint, twoFactorUntil: until });
   }
 
-  private async create(manager: EntityManager, fields: Partial<Session> & Pick<Session, 'userId' | 'kind'>): Promise<IssuedSession> {
+  private async create(
+    manager: EntityManager,
+    fields: Partial<Session> & Pick<Session, 'userId' | 'kind'>,
+  ): Promise<IssuedSession> {
     const token = randomToken();
     const session = manager.create(Session, {
       id: randomId(),

@@ -69,7 +69,10 @@ export class ChallengesService {
       userAgent: client.userAgent.slice(0, 512),
     });
     await this.dataSource.transaction(async (manager) => {
-      await manager.query(`DELETE FROM challenges WHERE user_id = $1 AND (completed_at IS NOT NULL OR expires_at <= $2)`, [user.id, now]);
+      await manager.query(`DELETE FROM challenges WHERE user_id = $1 AND (completed_at IS NOT NULL OR expires_at <= $2)`, [
+        user.id,
+        now,
+      ]);
       await manager.insert(Challenge, challenge);
       await this.audit.record({ userId: user.id, type: 'challenge_created', outcome: 'success', method, client }, manager);
     });
@@ -101,7 +104,12 @@ export class ChallengesService {
    * user's failure counters and lockout apply as in the handshake. A right code completes the
    * challenge with one atomic UPDATE: of two parallel requests at most one gets the user.
    */
-  async verify(challengeId: string, code: string, client: ClientInfo, purpose: ChallengePurpose = 'login'): Promise<VerifiedChallenge> {
+  async verify(
+    challengeId: string,
+    code: string,
+    client: ClientInfo,
+    purpose: ChallengePurpose = 'login',
+  ): Promise<VerifiedChallenge> {
     const challenge = await this.findOpen(challengeId, purpose);
     const user = await this.userOf(challenge);
     await this.twoFactor.assertNotLocked(user);
@@ -152,7 +160,9 @@ export class ChallengesService {
 
   private async findOpen(challengeId: string, purpose?: ChallengePurpose): Promise<Challenge> {
     if (!CHALLENGE_ID_PATTERN.test(challengeId)) throw unusable('missing');
-    const challenge = await this.dataSource.getRepository(Challenge).findOneBy({ id: challengeId, ...(purpose ? { purpose } : {}) });
+    const challenge = await this.dataSource
+      .getRepository(Challenge)
+      .findOneBy({ id: challengeId, ...(purpose ? { purpose } : {}) });
     if (!challenge) throw unusable('missing');
     const state = challengeState(challenge, this.clock.now());
     if (state !== 'open') throw unusable(state);

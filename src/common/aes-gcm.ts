@@ -12,9 +12,9 @@ export function encrypt(key: Buffer, plaintext: string, associatedData?: string)
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   if (associatedData !== undefined) cipher.setAAD(Buffer.from(associatedData, 'utf8'));
   const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-  return [VERSION, iv, cipher.getAuthTag(), ciphertext].map((part) =>
-    typeof part === 'string' ? part : part.toString('base64url'),
-  ).join('.');
+  return [VERSION, iv, cipher.getAuthTag(), ciphertext]
+    .map((part) => (typeof part === 'string' ? part : part.toString('base64url')))
+    .join('.');
 }
 
 export function decrypt(key: Buffer, sealed: string, associatedData?: string): string {

@@ -89,7 +89,11 @@ describe('loadConfig', () => {
 
     it('accepts a complete admin bootstrap', () => {
       const config = load({ ADMIN_USERNAME: 'admin', ADMIN_EMAIL: 'admin@example.com', ADMIN_PASSWORD: 'a good password' });
-      expect(config).toMatchObject({ ADMIN_USERNAME: 'admin', ADMIN_EMAIL: 'admin@example.com', ADMIN_PASSWORD: 'a good password' });
+      expect(config).toMatchObject({
+        ADMIN_USERNAME: 'admin',
+        ADMIN_EMAIL: 'admin@example.com',
+        ADMIN_PASSWORD: 'a good password',
+      });
     });
   });
 
@@ -130,7 +134,9 @@ describe('loadConfig', () => {
 
     it('reports every problem at once', () => {
       const error = configError({ PORT: 'abc', TRUST_PROXY: 'maybe', PUBLIC_URL: 'nope' });
-      expect(new Set(error.problems.map((problem) => problem.split('=')[0]))).toEqual(new Set(['PORT', 'TRUST_PROXY', 'PUBLIC_URL']));
+      expect(new Set(error.problems.map((problem) => problem.split('=')[0]))).toEqual(
+        new Set(['PORT', 'TRUST_PROXY', 'PUBLIC_URL']),
+      );
     });
 
     it('LOCKOUT_BASE_SECONDS must not exceed LOCKOUT_MAX_SECONDS', () => {

@@ -47,45 +47,62 @@ export class AppConfig {
   @IsIn(['development', 'production', 'test'])
   NODE_ENV: 'development' | 'production' | 'test' = 'development';
 
-  @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
   PORT = 3000;
 
-  @IsString() @MinLength(1)
+  @IsString()
+  @MinLength(1)
   HOST = '127.0.0.1';
 
-  @IsString() @MinLength(1)
+  @IsString()
+  @MinLength(1)
   DATA_DIR = './.data';
 
-  @IsOptional() @IsUrl({ protocols: ['postgres', 'postgresql'], require_tld: false, require_protocol: true })
+  @IsOptional()
+  @IsUrl({ protocols: ['postgres', 'postgresql'], require_tld: false, require_protocol: true })
   DATABASE_URL?: string;
 
-  @IsOptional() @IsUrl({ protocols: ['smtp', 'smtps'], require_tld: false, require_protocol: true })
+  @IsOptional()
+  @IsUrl({ protocols: ['smtp', 'smtps'], require_tld: false, require_protocol: true })
   SMTP_URL?: string;
 
-  @IsString() @MinLength(3)
+  @IsString()
+  @MinLength(3)
   MAIL_FROM = '"Two-Factor" <no-reply@localhost>';
 
-  @IsOptional() @IsUrl({ protocols: ['redis', 'rediss'], require_tld: false, require_protocol: true })
+  @IsOptional()
+  @IsUrl({ protocols: ['redis', 'rediss'], require_tld: false, require_protocol: true })
   REDIS_URL?: string;
 
   /** Prefix of every Redis key, so several deployments (or test runs) can share one server. */
-  @IsString() @Matches(/^[\w:.-]{0,64}$/, { message: 'REDIS_KEY_PREFIX must be up to 64 of [A-Za-z0-9_:.-]' })
+  @IsString()
+  @Matches(/^[\w:.-]{0,64}$/, { message: 'REDIS_KEY_PREFIX must be up to 64 of [A-Za-z0-9_:.-]' })
   REDIS_KEY_PREFIX = 'tfa:';
 
   /** Filled from DATA_DIR outside production when unset; see resolveAppSecret. */
-  @IsOptional() @IsString() @MinLength(32, { message: 'APP_SECRET must be at least 32 characters' })
+  @IsOptional()
+  @IsString()
+  @MinLength(32, { message: 'APP_SECRET must be at least 32 characters' })
   APP_SECRET?: string;
 
-  @IsOptional() @Matches(/^[0-9a-zA-Z-_.]{3,32}$/, { message: 'ADMIN_USERNAME must be 3-32 of [0-9a-zA-Z-_.]' })
+  @IsOptional()
+  @Matches(/^[0-9a-zA-Z-_.]{3,32}$/, { message: 'ADMIN_USERNAME must be 3-32 of [0-9a-zA-Z-_.]' })
   ADMIN_USERNAME?: string;
 
-  @IsOptional() @IsEmail()
+  @IsOptional()
+  @IsEmail()
   ADMIN_EMAIL?: string;
 
-  @IsOptional() @IsString() @MinLength(8, { message: 'ADMIN_PASSWORD must be at least 8 characters' })
+  @IsOptional()
+  @IsString()
+  @MinLength(8, { message: 'ADMIN_PASSWORD must be at least 8 characters' })
   ADMIN_PASSWORD?: string;
 
-  @IsOptional() @IsUrl({ protocols: ['http', 'https'], require_tld: false, require_protocol: true })
+  @IsOptional()
+  @IsUrl({ protocols: ['http', 'https'], require_tld: false, require_protocol: true })
   PUBLIC_URL?: string;
 
   @IsIn(SUPPORTED_LOCALES)
@@ -95,82 +112,145 @@ export class AppConfig {
   LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
 
   /** Trust X-Forwarded-For from a reverse proxy for the client address (rate limits, remember window). */
-  @Transform(toBool) @IsBoolean()
+  @Transform(toBool)
+  @IsBoolean()
   TRUST_PROXY = false;
 
-  @Transform(toInt) @IsInt() @Min(1024) @Max(10 * 1024 * 1024)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1024)
+  @Max(10 * 1024 * 1024)
   BODY_LIMIT_BYTES = 64 * 1024;
 
-  @Transform(toInt) @IsInt() @Min(60) @Max(86_400)
+  @Transform(toInt)
+  @IsInt()
+  @Min(60)
+  @Max(86_400)
   EMAIL_CODE_TTL_SECONDS = 600;
 
-  @Transform(toInt) @IsInt() @Min(1) @Max(20)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(20)
   EMAIL_CODE_MAX_ATTEMPTS = 5;
 
-  @Transform(toInt) @IsInt() @Min(1) @Max(10)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(10)
   EMAIL_CODE_MAX_OUTSTANDING = 3;
 
-  @Transform(toInt) @IsInt() @Min(0) @Max(3600)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(3600)
   EMAIL_CODE_RESEND_AFTER_SECONDS = 60;
 
-  @Transform(toInt) @IsInt() @Min(0) @Max(30 * 86_400)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(30 * 86_400)
   REMEMBER_2FA_SECONDS = 1800;
 
   /** Lifetime of a pending second-factor challenge (login or step-up). */
-  @Transform(toInt) @IsInt() @Min(60) @Max(86_400)
+  @Transform(toInt)
+  @IsInt()
+  @Min(60)
+  @Max(86_400)
   CHALLENGE_TTL_SECONDS = 600;
 
-  @Transform(toInt) @IsInt() @Min(1) @Max(1000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
   LOCKOUT_THRESHOLD = 10;
 
-  @Transform(toInt) @IsInt() @Min(1) @Max(86_400)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(86_400)
   LOCKOUT_BASE_SECONDS = 30;
 
-  @Transform(toInt) @IsInt() @Min(1) @Max(7 * 86_400)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(7 * 86_400)
   LOCKOUT_MAX_SECONDS = 3600;
 
   /** NIST 800-63B: no more than 100 consecutive failures; past this the second factor stays locked. */
-  @Transform(toInt) @IsInt() @Min(1) @Max(10_000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
   LOCKOUT_MAX_FAILURES = 100;
 
-  @Transform(toBool) @IsBoolean()
+  @Transform(toBool)
+  @IsBoolean()
   TWO_FACTOR_EMAIL_AUTO_OPT_IN = true;
 
-  @Transform(toBool) @IsBoolean()
+  @Transform(toBool)
+  @IsBoolean()
   COMPAT_SEND_EMAIL_CODE_REVEALS_USER = false;
 
   /** Requests per minute per caller and route on unauthenticated endpoints. */
-  @Transform(toInt) @IsInt() @Min(1) @Max(1_000_000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
   RATE_LIMIT_PER_MINUTE = 10;
 
   /** Requests per minute per user and route on authenticated endpoints. */
-  @Transform(toInt) @IsInt() @Min(1) @Max(1_000_000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
   RATE_LIMIT_AUTHENTICATED_PER_MINUTE = 600;
 
   /** Requests per minute per caller to `twoFactorChallenges.sendEmailCode` (seed 004: 5). */
-  @Transform(toInt) @IsInt() @Min(1) @Max(1_000_000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
   RATE_LIMIT_CHALLENGE_EMAIL_PER_MINUTE = 5;
 
-  @Transform(toInt) @IsInt() @Min(100) @Max(120_000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(120_000)
   MAIL_SEND_TIMEOUT_MS = 10_000;
 
-  @Transform(toInt) @IsInt() @Min(50) @Max(3_600_000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(50)
+  @Max(3_600_000)
   MAIL_WORKER_INTERVAL_MS = 5000;
 
-  @Transform(toInt) @IsInt() @Min(1) @Max(100)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100)
   MAIL_MAX_ATTEMPTS = 10;
 
-  @Transform(toInt) @IsInt() @Min(60) @Max(365 * 86_400)
+  @Transform(toInt)
+  @IsInt()
+  @Min(60)
+  @Max(365 * 86_400)
   EMAIL_VERIFICATION_TTL_SECONDS = 86_400;
 
-  @Transform(toInt) @IsInt() @Min(8) @Max(128)
+  @Transform(toInt)
+  @IsInt()
+  @Min(8)
+  @Max(128)
   PASSWORD_MIN_LENGTH = 8;
 
-  @Transform(toList) @IsString({ each: true }) @MaxLength(64, { each: true })
+  @Transform(toList)
+  @IsString({ each: true })
+  @MaxLength(64, { each: true })
   TWO_FACTOR_REQUIRED_ROLES: string[] = [];
 
   /** The issuer authenticator apps show beside the account (otpauth:// URL); no ":" allowed. */
-  @IsString() @Matches(/^[^:]{1,64}$/, { message: 'TOTP_ISSUER must be 1-64 characters without ":"' })
+  @IsString()
+  @Matches(/^[^:]{1,64}$/, { message: 'TOTP_ISSUER must be 1-64 characters without ":"' })
   TOTP_ISSUER = 'Two-Factor';
 
   get publicUrl(): string {
@@ -198,9 +278,7 @@ const describe = (errors: ValidationError[]): string[] =>
   errors.flatMap((error) => {
     // Connection URLs may carry a password (smtp://user:pass@host): hidden like the secrets.
     const shown = JSON.stringify(error.property.match(/SECRET|PASSWORD|(DATABASE|SMTP|REDIS)_URL/) ? '<hidden>' : error.value);
-    return Object.values(error.constraints ?? {}).map(
-      (constraint) => `${error.property}=${shown}: ${constraint}`,
-    );
+    return Object.values(error.constraints ?? {}).map((constraint) => `${error.property}=${shown}: ${constraint}`);
   });
 
 /** Variables AppConfig knows; anything else in the environment is ignored. */
@@ -214,8 +292,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const config = plainToInstance(AppConfig, raw);
   const problems = describe(validateSync(config, { forbidUnknownValues: false }));
-  if ((config.ADMIN_USERNAME || config.ADMIN_EMAIL || config.ADMIN_PASSWORD) &&
-      !(config.ADMIN_USERNAME && config.ADMIN_EMAIL && config.ADMIN_PASSWORD)) {
+  if (
+    (config.ADMIN_USERNAME || config.ADMIN_EMAIL || config.ADMIN_PASSWORD) &&
+    !(config.ADMIN_USERNAME && config.ADMIN_EMAIL && config.ADMIN_PASSWORD)
+  ) {
     problems.push('ADMIN_USERNAME, ADMIN_EMAIL and ADMIN_PASSWORD must be set together');
   }
   if (config.LOCKOUT_BASE_SECONDS > config.LOCKOUT_MAX_SECONDS) {

@@ -94,7 +94,10 @@ export class MailTemplates {
       if (!match) continue;
       const [, name, kind] = match as unknown as [string, string, 'html' | 'text'];
       const source = readFileSync(join(dir, file), 'utf8');
-      bundle[kind][name] = (kind === 'html' ? Handlebars : this.textHandlebars).compile(source, { strict: true, noEscape: kind === 'text' });
+      bundle[kind][name] = (kind === 'html' ? Handlebars : this.textHandlebars).compile(source, {
+        strict: true,
+        noEscape: kind === 'text',
+      });
     }
     return bundle;
   }

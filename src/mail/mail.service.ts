@@ -71,7 +71,9 @@ export class MailService {
         Promise.all(
           ids.map((id) =>
             this.attempt(id).catch((error: unknown) => {
-              this.logger.warn(`Delivery attempt of message ${id} failed: ${error instanceof Error ? error.message : String(error)}`);
+              this.logger.warn(
+                `Delivery attempt of message ${id} failed: ${error instanceof Error ? error.message : String(error)}`,
+              );
               return false;
             }),
           ),

@@ -6,7 +6,10 @@ import { DomainError, ErrorCode } from '../common/domain-error.js';
 export const AUTHENTICATED_ROUTE = 'rate-limit:authenticated';
 
 export const isAuthenticatedRoute = (context: ExecutionContext): boolean =>
-  Boolean(Reflect.getMetadata(AUTHENTICATED_ROUTE, context.getHandler()) ?? Reflect.getMetadata(AUTHENTICATED_ROUTE, context.getClass()));
+  Boolean(
+    Reflect.getMetadata(AUTHENTICATED_ROUTE, context.getHandler()) ??
+    Reflect.getMetadata(AUTHENTICATED_ROUTE, context.getClass()),
+  );
 
 /** Configuration keys that hold a route's own limit per caller and minute. */
 export type RouteLimitKey = 'RATE_LIMIT_CHALLENGE_EMAIL_PER_MINUTE';

@@ -13,12 +13,23 @@ describe('normalizeEmailCode', () => {
     expect(normalizeEmailCode(input)).toBe(expected);
   });
 
-  it.each(['', '   ', '-', '12345', '1234567', '12-345', '1234-567', 'abcdef', 'abc-def', '12345a', '１２３４５６', '123_456', '+12345'])(
-    'refuses %j',
-    (input) => {
-      expect(normalizeEmailCode(input)).toBeNull();
-    },
-  );
+  it.each([
+    '',
+    '   ',
+    '-',
+    '12345',
+    '1234567',
+    '12-345',
+    '1234-567',
+    'abcdef',
+    'abc-def',
+    '12345a',
+    '１２３４５６',
+    '123_456',
+    '+12345',
+  ])('refuses %j', (input) => {
+    expect(normalizeEmailCode(input)).toBeNull();
+  });
 });
 
 describe('formatEmailCode', () => {

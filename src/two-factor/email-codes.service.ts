@@ -39,7 +39,12 @@ export class EmailCodesService {
   ) {}
 
   /** A new code; older outstanding ones beyond EMAIL_CODE_MAX_OUTSTANDING - 1 die. */
-  async issue(manager: EntityManager, userId: string, purpose: CodePurpose, challengeId: string | null = null): Promise<IssuedCode> {
+  async issue(
+    manager: EntityManager,
+    userId: string,
+    purpose: CodePurpose,
+    challengeId: string | null = null,
+  ): Promise<IssuedCode> {
     const now = this.clock.now();
     const code = randomInt(0, 1_000_000).toString().padStart(6, '0');
     const expiresAt = addSeconds(now, this.config.EMAIL_CODE_TTL_SECONDS);
@@ -106,10 +111,11 @@ export class EmailCodesService {
   }
 
   async invalidateAll(userId: string, purpose: CodePurpose, manager: EntityManager = this.dataSource.manager): Promise<void> {
-    await manager.query(
-      `UPDATE email_codes SET consumed_at = $3 WHERE user_id = $1 AND purpose = $2 AND consumed_at IS NULL`,
-      [userId, purpose, this.clock.now()],
-    );
+    await manager.query(`UPDATE email_codes SET consumed_at = $3 WHERE user_id = $1 AND purpose = $2 AND consumed_at IS NULL`, [
+      userId,
+      purpose,
+      this.clock.now(),
+    ]);
   }
 
   private hmac(userId: string, purpose: string, code: string): string {

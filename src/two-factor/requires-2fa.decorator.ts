@@ -5,7 +5,6 @@ import { REQUIRES_2FA, type Requires2FAOptions } from './two-factor.types.js';
 
 export { REQUIRES_2FA, type Requires2FAOptions };
 
-
 /**
  * Puts the second-factor handshake in front of a route. The request must already be
  * authenticated: the app's own guard sets `request.twoFactorSubject` ({ user, session }).

@@ -19,11 +19,7 @@ const PERMANENT = new Date('9999-12-31T00:00:00Z');
 
 /** lockUntil needs only the clock and the configuration: no database. */
 const service = (overrides: Partial<AppConfig> = {}) =>
-  new SecondFactorFailuresService(
-    {} as DataSource,
-    new FixedClock(NOW),
-    Object.assign(new AppConfig(), overrides),
-  );
+  new SecondFactorFailuresService({} as DataSource, new FixedClock(NOW), Object.assign(new AppConfig(), overrides));
 
 const secondsAfterNow = (date: Date | null): number | null => (date === null ? null : (date.getTime() - NOW.getTime()) / 1000);
 

@@ -60,7 +60,10 @@ export class SecondFactorFailuresService {
     );
     const lockedUntil = this.lockUntil(lockout?.consecutive_failures ?? 0);
     if (lockedUntil) {
-      await this.dataSource.query('UPDATE second_factor_failures SET locked_until = $2 WHERE user_id = $1', [userId, lockedUntil]);
+      await this.dataSource.query('UPDATE second_factor_failures SET locked_until = $2 WHERE user_id = $1', [
+        userId,
+        lockedUntil,
+      ]);
     }
     return { maxAttemptsReached, lockedUntil };
   }

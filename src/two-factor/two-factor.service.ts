@@ -87,9 +87,9 @@ export class TwoFactorService {
   isRemembered(session: Session | null | undefined, client: ClientInfo): boolean {
     return Boolean(
       session?.twoFactorUntil &&
-        session.twoFactorFingerprint &&
-        session.twoFactorUntil > this.clock.now() &&
-        session.twoFactorFingerprint === clientFingerprint(client),
+      session.twoFactorFingerprint &&
+      session.twoFactorUntil > this.clock.now() &&
+      session.twoFactorFingerprint === clientFingerprint(client),
     );
   }
 
@@ -123,7 +123,11 @@ export class TwoFactorService {
 
     const method = this.resolveMethod(attempt.method, available);
     if (!method) {
-      throw new DomainError(ErrorCode.TwoFactorInvalid, 'TOTP Invalid', await this.describe(user, offered, available, { send: false, client }));
+      throw new DomainError(
+        ErrorCode.TwoFactorInvalid,
+        'TOTP Invalid',
+        await this.describe(user, offered, available, { send: false, client }),
+      );
     }
     const outcome = await this.attempt(user, method, code, client);
     if (outcome.verified) {
@@ -149,7 +153,12 @@ export class TwoFactorService {
    * a session, and the attempt's own audit event is the caller's: it knows what the code was for.
    * Throws TwoFactorLocked while the account is locked.
    */
-  async verifySecondFactor(user: User, method: SecondFactorMethod, code: string, client: ClientInfo): Promise<SecondFactorVerification> {
+  async verifySecondFactor(
+    user: User,
+    method: SecondFactorMethod,
+    code: string,
+    client: ClientInfo,
+  ): Promise<SecondFactorVerification> {
     await this.assertNotLocked(user);
     return this.attempt(user, method, code.trim(), client);
   }
@@ -169,7 +178,12 @@ export class TwoFactorService {
   }
 
   /** Checks one code and keeps the counts: success clears them; failure counts, may kill codes and lock. */
-  private async attempt(user: User, method: SecondFactorMethod, code: string, client: ClientInfo): Promise<SecondFactorVerification> {
+  private async attempt(
+    user: User,
+    method: SecondFactorMethod,
+    code: string,
+    client: ClientInfo,
+  ): Promise<SecondFactorVerification> {
     if (await this.verify(user, method, code)) {
       await this.failures.recordSuccess(user.id, HANDSHAKE_PURPOSE);
       return { verified: true, maxAttemptsReached: false, lockedUntil: null };
@@ -191,7 +205,11 @@ export class TwoFactorService {
    */
   async sendEmailCode(
     user: User,
-    options: { awaitDelivery: boolean; client: ClientInfo; /** An explicit resend: a new code even inside the resend window. */ fresh?: boolean },
+    options: {
+      awaitDelivery: boolean;
+      client: ClientInfo;
+      /** An explicit resend: a new code even inside the resend window. */ fresh?: boolean;
+    },
   ): Promise<EmailCodeSent> {
     const addresses = await this.users.verifiedAddresses(user.id);
     if (addresses.length === 0) return { codeGenerated: false, codeCount: 0, codeExpires: null, addresses };
@@ -213,7 +231,10 @@ export class TwoFactorService {
           ttlMinutes: Math.round(this.config.EMAIL_CODE_TTL_SECONDS / 60),
         },
       });
-      await this.audit.record({ userId: user.id, type: 'code_sent', outcome: 'success', method: 'email', client: options.client }, manager);
+      await this.audit.record(
+        { userId: user.id, type: 'code_sent', outcome: 'success', method: 'email', client: options.client },
+        manager,
+      );
       return { issued, outboxId };
     });
     const delivery = this.mail.deliverNow([outboxId]);
@@ -302,7 +323,10 @@ export class TwoFactorService {
       const wasEnabled = await this.totp.remove(manager, user.id);
       await this.backupCodes.deleteAll(manager, user.id);
       if (wasEnabled) {
-        await this.audit.record({ userId: user.id, type: 'method_disabled', outcome: 'success', method: 'totp', client }, manager);
+        await this.audit.record(
+          { userId: user.id, type: 'method_disabled', outcome: 'success', method: 'totp', client },
+          manager,
+        );
       }
     });
   }
@@ -317,7 +341,10 @@ export class TwoFactorService {
       );
       if (enabled.length === 0) throw new DomainError(ErrorCode.TotpNotEnabled, 'TOTP is not enabled');
       const codes = await this.backupCodes.regenerate(manager, user.id);
-      await this.audit.record({ userId: user.id, type: 'backup_codes_regenerated', outcome: 'success', method: 'totp', client }, manager);
+      await this.audit.record(
+        { userId: user.id, type: 'backup_codes_regenerated', outcome: 'success', method: 'totp', client },
+        manager,
+      );
       return codes;
     });
   }

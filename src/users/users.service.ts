@@ -300,10 +300,14 @@ export class UsersService {
     const token = randomToken();
     email.verificationTokenHash = sha256Hex(token);
     email.verificationExpiresAt = addSeconds(this.clock.now(), this.config.EMAIL_VERIFICATION_TTL_SECONDS);
-    await manager.update(UserEmail, { id: email.id }, {
-      verificationTokenHash: email.verificationTokenHash,
-      verificationExpiresAt: email.verificationExpiresAt,
-    });
+    await manager.update(
+      UserEmail,
+      { id: email.id },
+      {
+        verificationTokenHash: email.verificationTokenHash,
+        verificationExpiresAt: email.verificationExpiresAt,
+      },
+    );
     return this.mail.enqueue(manager, {
       to: [email.address],
       template: 'verify-email',

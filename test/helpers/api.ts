@@ -80,7 +80,12 @@ export async function registerVerifiedUser(api: Api, t: TestApp, overrides: Part
 }
 
 /** Logs in, completing the emailed second factor when asked. */
-export async function loginWithEmailCode(api: Api, t: TestApp, user: TestUser, headers: Record<string, string> = {}): Promise<Credentials> {
+export async function loginWithEmailCode(
+  api: Api,
+  t: TestApp,
+  user: TestUser,
+  headers: Record<string, string> = {},
+): Promise<Credentials> {
   const before = t.mail.messages.length;
   const first = await api.post('/api/v1/login', { user: user.username, password: user.password }, { headers });
   if (first.status === 200) return { userId: first.body.data.userId, authToken: first.body.data.authToken };

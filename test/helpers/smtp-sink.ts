@@ -75,7 +75,10 @@ export class SmtpSink {
   }
 
   /** Waits for the first message (from index `after` on) matching `match`. */
-  async waitFor(match: (mail: ReceivedMail) => boolean, options: { after?: number; timeoutMs?: number } = {}): Promise<ReceivedMail> {
+  async waitFor(
+    match: (mail: ReceivedMail) => boolean,
+    options: { after?: number; timeoutMs?: number } = {},
+  ): Promise<ReceivedMail> {
     const deadline = Date.now() + (options.timeoutMs ?? 10_000);
     for (;;) {
       const found = this.messages.slice(options.after ?? 0).find(match);

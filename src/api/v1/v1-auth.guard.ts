@@ -1,11 +1,4 @@
-import {
-  applyDecorators,
-  CanActivate,
-  createParamDecorator,
-  ExecutionContext,
-  Injectable,
-  SetMetadata,
-} from '@nestjs/common';
+import { applyDecorators, CanActivate, createParamDecorator, ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ApiHeader } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
@@ -16,7 +9,6 @@ import { AUTHENTICATED_ROUTE } from '../../rate-limit/rate-limit.guard.js';
 import { V1ErrorResponse } from './v1-openapi.js';
 
 export type V1Request = FastifyRequest & { auth?: AuthenticatedSession; twoFactorSubject?: TwoFactorSubject };
-
 
 const headerValue = (request: FastifyRequest, name: string): string | undefined => {
   const value = request.headers[name];
@@ -36,7 +28,10 @@ export class V1AuthGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const authenticated = this.reflector.getAllAndOverride<boolean>(AUTHENTICATED_ROUTE, [context.getHandler(), context.getClass()]);
+    const authenticated = this.reflector.getAllAndOverride<boolean>(AUTHENTICATED_ROUTE, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
     if (!authenticated) return true;
     const request = context.switchToHttp().getRequest<V1Request>();
     const userId = headerValue(request, 'x-user-id');
@@ -44,7 +39,10 @@ export class V1AuthGuard implements CanActivate {
     const auth = userId && token ? await this.sessions.authenticate(userId, token) : null;
     if (!auth) throw new DomainError(ErrorCode.AuthenticationRequired, 'You must be logged in to do this.');
     // Role checks come before any second factor: no code is mailed for a request that cannot succeed.
-    const roles = this.reflector.getAllAndOverride<string[] | undefined>(V1_REQUIRED_ROLES, [context.getHandler(), context.getClass()]);
+    const roles = this.reflector.getAllAndOverride<string[] | undefined>(V1_REQUIRED_ROLES, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
     if (roles?.length && !roles.some((role) => auth.user.roles.includes(role))) {
       throw new DomainError(ErrorCode.NotAuthorized, 'Not allowed');
     }

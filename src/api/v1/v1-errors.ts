@@ -20,7 +20,11 @@ export const V1_ERRORS = {
   [ErrorCode.TwoFactorInvalid]: { status: 400, errorType: 'totp-invalid', message: 'TOTP Invalid' },
   [ErrorCode.TwoFactorMaxAttempts]: { status: 400, errorType: 'totp-max-attempts', message: 'TOTP Maximum Attempts Reached' },
   // Clients already stop and wait on totp-max-attempts; details.lockedUntil says until when.
-  [ErrorCode.TwoFactorLocked]: { status: 400, errorType: 'totp-max-attempts', message: 'Too many failed attempts; try again later' },
+  [ErrorCode.TwoFactorLocked]: {
+    status: 400,
+    errorType: 'totp-max-attempts',
+    message: 'Too many failed attempts; try again later',
+  },
   [ErrorCode.EmailSendFailed]: { status: 503, errorType: 'error-email-send-failed' },
   [ErrorCode.InvalidEmail]: { status: 400, errorType: 'error-invalid-email' },
   [ErrorCode.FieldUnavailable]: { status: 400, errorType: 'error-field-unavailable' },
@@ -37,7 +41,11 @@ export const V1_ERRORS = {
   // Seed 004's messages.
   [ErrorCode.ChallengeNotFound]: { status: 400, errorType: 'error-challenge-not-found', message: 'challenge not found' },
   [ErrorCode.ChallengeExpired]: { status: 400, errorType: 'error-challenge-expired', message: 'challenge expired' },
-  [ErrorCode.InvalidChallengeMethod]: { status: 400, errorType: 'error-invalid-challenge-method', message: 'invalid challenge method' },
+  [ErrorCode.InvalidChallengeMethod]: {
+    status: 400,
+    errorType: 'error-invalid-challenge-method',
+    message: 'invalid challenge method',
+  },
   [ErrorCode.Internal]: { status: 500, errorType: 'error-internal', message: 'Internal server error' },
 } as const satisfies Record<ErrorCode, V1ErrorMapping>;
 

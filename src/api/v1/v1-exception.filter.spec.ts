@@ -35,7 +35,8 @@ describe('surface 1 error format', () => {
       status: 429,
       body: {
         success: false,
-        error: 'Error, too many requests. Please slow down. You must wait 42 seconds before trying this endpoint again. [error-too-many-requests]',
+        error:
+          'Error, too many requests. Please slow down. You must wait 42 seconds before trying this endpoint again. [error-too-many-requests]',
       },
     });
   });
@@ -57,7 +58,13 @@ describe('surface 1 error format', () => {
     const bad = toDomainError(new BadRequestException('password hunter2 is wrong'));
     expect(bad.error.code).toBe(ErrorCode.InvalidParams);
     expect(bad.error.message).not.toContain('hunter2');
-    expect(toDomainError({ statusCode: 413, message: 'too large' })).toMatchObject({ status: 413, error: { code: ErrorCode.InvalidParams } });
-    expect(toDomainError(new Error('db password leaked in message'))).toMatchObject({ status: 500, error: { code: ErrorCode.Internal, message: 'Internal server error' } });
+    expect(toDomainError({ statusCode: 413, message: 'too large' })).toMatchObject({
+      status: 413,
+      error: { code: ErrorCode.InvalidParams },
+    });
+    expect(toDomainError(new Error('db password leaked in message'))).toMatchObject({
+      status: 500,
+      error: { code: ErrorCode.Internal, message: 'Internal server error' },
+    });
   });
 });

@@ -20,4 +20,3 @@ export const presentMe = (user: User, emails: UserEmail[], methods: SecondFactor
     totp: { enabled: methods.includes('totp') },
   },
 });
-

@@ -16,6 +16,9 @@ export class LocaleQueryDto {
     pattern: LOCALE_PATTERN.source,
     maxLength: 16,
   })
-  @IsOptional() @IsString() @MaxLength(16) @Matches(LOCALE_PATTERN)
+  @IsOptional()
+  @IsString()
+  @MaxLength(16)
+  @Matches(LOCALE_PATTERN)
   locale?: string;
 }

@@ -17,12 +17,16 @@ import { NO_CONTROL_CHARS, RequiredParam } from './validation.js';
 
 export class RegisterDto {
   @ApiProperty({ description: '3-32 letters, digits, ".", "-" or "_"', example: 'alice', maxLength: 64 })
-  @IsString() @IsNotEmpty() @MaxLength(64)
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(64)
   username: string;
 
   // Format checked by the domain (error-invalid-email); only the type and size here.
   @ApiProperty({ description: 'Gets a verification link', example: 'alice@example.com', maxLength: 254 })
-  @IsString() @IsNotEmpty() @MaxLength(254)
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(254)
   email: string;
 
   @ApiProperty({
@@ -30,33 +34,45 @@ export class RegisterDto {
     example: 'example-password',
     maxLength: 1024,
   })
-  @IsString() @IsNotEmpty() @MaxLength(1024)
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(1024)
   pass: string;
 
   @ApiProperty({ description: 'Display name', example: 'Alice Example', maxLength: 128 })
-  @IsString() @MaxLength(128) @Matches(NO_CONTROL_CHARS)
+  @IsString()
+  @MaxLength(128)
+  @Matches(NO_CONTROL_CHARS)
   name: string;
 }
 
 export class SendConfirmationEmailDto {
   @ApiProperty({ description: 'The address to send a new verification link to', example: 'alice@example.com', maxLength: 254 })
-  @RequiredParam() @IsString() @MaxLength(254)
+  @RequiredParam()
+  @IsString()
+  @MaxLength(254)
   email: string;
 }
 
 export class VerifyEmailDto {
   @ApiProperty({ description: 'The token from the verification link', example: 'example-verification-token', maxLength: 128 })
-  @RequiredParam() @IsString() @MaxLength(128)
+  @RequiredParam()
+  @IsString()
+  @MaxLength(128)
   token: string;
 }
 
 export class CreateUserDto {
   @ApiProperty({ description: 'The email address', example: 'bob@example.com', maxLength: 254 })
-  @IsString() @IsNotEmpty() @MaxLength(254)
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(254)
   email: string;
 
   @ApiProperty({ description: 'Display name', example: 'Bob Example', maxLength: 128 })
-  @IsString() @MaxLength(128) @Matches(NO_CONTROL_CHARS)
+  @IsString()
+  @MaxLength(128)
+  @Matches(NO_CONTROL_CHARS)
   name: string;
 
   @ApiProperty({
@@ -64,29 +80,43 @@ export class CreateUserDto {
     example: 'example-password',
     maxLength: 1024,
   })
-  @IsString() @IsNotEmpty() @MaxLength(1024)
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(1024)
   password: string;
 
   @ApiProperty({ description: '3-32 letters, digits, ".", "-" or "_"', example: 'bob', maxLength: 64 })
-  @IsString() @IsNotEmpty() @MaxLength(64)
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(64)
   username: string;
 
   @ApiPropertyOptional({ description: 'Mark the email as verified (no verification link is sent)', example: true })
-  @IsOptional() @IsBoolean()
+  @IsOptional()
+  @IsBoolean()
   verified?: boolean;
 
   @ApiPropertyOptional({ type: [String], description: 'Role names (lowercase letters, digits, "-")', example: ['user'] })
-  @IsOptional() @IsArray() @IsString({ each: true }) @Matches(/^[a-z][a-z0-9-]{0,31}$/, { each: true })
+  @IsOptional()
+  @IsArray()
+  @IsString({ each: true })
+  @Matches(/^[a-z][a-z0-9-]{0,31}$/, { each: true })
   roles?: string[];
 }
 
 export class BasicInfoDto {
   @ApiPropertyOptional({ description: 'Display name', example: 'Alice Example', maxLength: 128 })
-  @IsOptional() @IsString() @MaxLength(128) @Matches(NO_CONTROL_CHARS)
+  @IsOptional()
+  @IsString()
+  @MaxLength(128)
+  @Matches(NO_CONTROL_CHARS)
   name?: string;
 
   @ApiPropertyOptional({ description: 'A new username', example: 'alice', maxLength: 64 })
-  @IsOptional() @IsString() @IsNotEmpty() @MaxLength(64)
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(64)
   username?: string;
 
   @ApiPropertyOptional({
@@ -94,7 +124,9 @@ export class BasicInfoDto {
     example: 'alice.new@example.com',
     maxLength: 254,
   })
-  @IsOptional() @IsEmail() @MaxLength(254)
+  @IsOptional()
+  @IsEmail()
+  @MaxLength(254)
   email?: string;
 
   /** Hex SHA-256 of the current password, as Rocket.Chat clients send it. */
@@ -104,7 +136,9 @@ export class BasicInfoDto {
     minLength: 64,
     maxLength: 64,
   })
-  @IsOptional() @IsHexadecimal() @Length(64, 64)
+  @IsOptional()
+  @IsHexadecimal()
+  @Length(64, 64)
   currentPassword?: string;
 
   @ApiPropertyOptional({
@@ -112,22 +146,31 @@ export class BasicInfoDto {
     example: 'example-new-password',
     maxLength: 1024,
   })
-  @IsOptional() @IsString() @IsNotEmpty() @MaxLength(1024)
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(1024)
   newPassword?: string;
 }
 
 export class UpdateOwnBasicInfoDto {
   @ApiProperty({ type: () => BasicInfoDto, description: 'The fields to change' })
-  @ValidateNested() @Type(() => BasicInfoDto) @IsNotEmpty()
+  @ValidateNested()
+  @Type(() => BasicInfoDto)
+  @IsNotEmpty()
   data: BasicInfoDto;
 }
 
 export class GeneratePersonalAccessTokenDto {
   @ApiProperty({ description: 'A name for the token, unique per user', example: 'ci-bot', maxLength: 128 })
-  @RequiredParam() @IsString() @MaxLength(128) @Matches(NO_CONTROL_CHARS)
+  @RequiredParam()
+  @IsString()
+  @MaxLength(128)
+  @Matches(NO_CONTROL_CHARS)
   tokenName: string;
 
   @ApiPropertyOptional({ description: 'The token skips the 2FA handshake', example: false, default: false })
-  @IsOptional() @IsBoolean()
+  @IsOptional()
+  @IsBoolean()
   bypassTwoFactor?: boolean;
 }
