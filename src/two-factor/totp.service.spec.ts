@@ -33,7 +33,7 @@ function harness(row: Partial<TwoFactorMethod> | null) {
         method: 'totp',
         status: 'enabled',
         lastTotpStep: null,
-        secretEncrypted: encrypt(keys.key('totp-encryption'), SECRET),
+        secretEncrypted: encrypt(keys.key('totp-encryption'), SECRET, 'totp:u1'),
         ...row,
       } as TwoFactorMethod)
     : null;
