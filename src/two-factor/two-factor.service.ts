@@ -7,6 +7,7 @@ import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { PasswordService } from '../auth/password.service.js';
 import { SessionsService } from '../auth/sessions.service.js';
 import { AppConfig } from '../config/app-config.js';
+import { queryRows } from '../database/query-rows.js';
 import { MailService } from '../mail/mail.service.js';
 import type { Session } from '../auth/session.entity.js';
 import type { User } from '../users/user.entity.js';
@@ -27,6 +28,9 @@ import {
 } from './two-factor.types.js';
 
 const HANDSHAKE_PURPOSE: CodePurpose = 'two-factor';
+
+/** The order methods are offered in: the authenticator app first. */
+const METHOD_ORDER: SecondFactorMethod[] = ['totp', 'email'];
 
 /** One second factor checked outside the handshake (see verifySecondFactor). */
 export interface SecondFactorVerification {
@@ -71,16 +75,16 @@ export class TwoFactorService {
    * Enabled methods in the order they are offered: totp, then email. Email counts only once the
    * user has a verified address.
    */
-  async availableMethods(userId: string): Promise<SecondFactorMethod[]> {
-    const [methods, addresses] = await Promise.all([
-      this.dataSource.getRepository(TwoFactorMethod).find({ where: { userId, status: 'enabled' } }),
-      this.users.verifiedAddresses(userId),
-    ]);
-    const enabled = new Set(methods.map((method) => method.method));
-    const available: SecondFactorMethod[] = [];
-    if (enabled.has('totp')) available.push('totp');
-    if (enabled.has('email') && addresses.length > 0) available.push('email');
-    return available;
+  async availableMethods(userId: string, manager: EntityManager = this.dataSource.manager): Promise<SecondFactorMethod[]> {
+    const rows = await queryRows<{ method: SecondFactorMethod }>(
+      manager,
+      `SELECT m.method FROM two_factor_methods m
+        WHERE m.user_id = $1 AND m.status = 'enabled'
+          AND (m.method <> 'email' OR EXISTS (SELECT 1 FROM user_emails e WHERE e.user_id = m.user_id AND e.verified_at IS NOT NULL))`,
+      [userId],
+    );
+    const enabled = new Set(rows.map((row) => row.method));
+    return METHOD_ORDER.filter((method) => enabled.has(method));
   }
 
   /** Whether the session carries a second factor remembered for this very client. */
@@ -373,14 +377,7 @@ export class TwoFactorService {
     if (!user.roles.some((role) => requiredRoles.includes(role))) return;
     // NO KEY UPDATE: serialises the disables without blocking inserts that reference the user.
     await manager.query(`SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE`, [user.id]);
-    // The same rule as availableMethods: email counts once the user has a verified address.
-    const rows: Array<{ method: string }> = await manager.query(
-      `SELECT m.method FROM two_factor_methods m
-        WHERE m.user_id = $1 AND m.status = 'enabled'
-          AND (m.method <> 'email' OR EXISTS (SELECT 1 FROM user_emails e WHERE e.user_id = m.user_id AND e.verified_at IS NOT NULL))`,
-      [user.id],
-    );
-    const available = rows.map((row) => row.method);
+    const available = await this.availableMethods(user.id, manager);
     if (available.includes(method) && available.every((other) => other === method)) {
       throw new DomainError(
         ErrorCode.TwoFactorRequiredByPolicy,
