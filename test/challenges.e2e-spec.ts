@@ -389,14 +389,16 @@ describe('surface 1: login challenges', () => {
       expect(consecutive_failures).toBe(5);
     });
 
-    it('the account lockout applies: a locked user can neither verify nor get codes until it ends', async () => {
+    it('the account lockout applies: a locked verify ends the challenge, and no codes are mailed until the lock ends', async () => {
       const user = await registerVerifiedUser(api, t);
       const a = await startLogin(user);
       const b = (await api.post('/api/v1/login', { user: user.username, password: user.password })).body.details
         .challengeId as string;
       const c = (await api.post('/api/v1/login', { user: user.username, password: user.password })).body.details
         .challengeId as string;
-      expect([b, c]).toEqual([expect.stringMatching(CHALLENGE_ID), expect.stringMatching(CHALLENGE_ID)]);
+      const d = (await api.post('/api/v1/login', { user: user.username, password: user.password })).body.details
+        .challengeId as string;
+      expect([b, c, d]).toEqual(Array(3).fill(expect.stringMatching(CHALLENGE_ID)));
       // 5 wrong codes on each of two challenges: 10 consecutive failures lock the account (LOCKOUT_THRESHOLD).
       for (const challengeId of [a.challengeId, b]) {
         for (let attempt = 1; attempt <= 5; attempt++) {
@@ -423,10 +425,11 @@ describe('surface 1: login challenges', () => {
         errorType: 'totp-max-attempts',
         details: { lockedUntil: expect.any(String) },
       });
-      // Refused before counting: the challenge itself keeps its attempts.
-      expect((await challengeRow(c))!.failed_attempts).toBe(0);
+      // totp-max-attempts on a challenge means it is gone (API.md), whatever the reason.
+      expect(await challengeRow(c)).toBeUndefined();
+      expect((await api.post(VERIFY, { challengeId: c, code: a.code })).body.errorType).toBe('error-challenge-not-found');
       const mailsBefore = mailsTo(user.email);
-      const send = await api.post(SEND, { challengeId: c });
+      const send = await api.post(SEND, { challengeId: d });
       expect(send.status).toBe(400);
       expect(send.body).toMatchObject({
         errorType: 'totp-max-attempts',
@@ -436,8 +439,8 @@ describe('surface 1: login challenges', () => {
 
       // The first lock lasts LOCKOUT_BASE_SECONDS (30 s).
       t.clock.advance(31);
-      const code = await resend(user, c);
-      const ok = await api.post(VERIFY, { challengeId: c, code });
+      const code = await resend(user, d);
+      const ok = await api.post(VERIFY, { challengeId: d, code });
       expect(ok.status).toBe(200);
       expect(ok.body).toMatchObject({ success: true, userId: user.userId });
     });

@@ -78,6 +78,8 @@ describe('TOTP and backup codes (surface 1)', () => {
   interface Subject {
     user: TestUser;
     auth: Credentials;
+    /** The user agent the login (and so the remembered second factor) belongs to. */
+    agent: string;
   }
 
   interface TotpSubject extends Subject {
@@ -103,12 +105,15 @@ describe('TOTP and backup codes (surface 1)', () => {
 
   async function loggedInUser(): Promise<Subject> {
     const user = await registerVerifiedUser(api, t);
-    const auth = await loginWithEmailCode(api, t, user, { 'user-agent': newAgent() });
-    return { user, auth };
+    const agent = newAgent();
+    const auth = await loginWithEmailCode(api, t, user, { 'user-agent': agent });
+    return { user, auth, agent };
   }
 
   const enableTotpRequest = (auth: Credentials) => api.post('/api/v1/users.2fa.enableTOTP', undefined, { auth });
-  const validateTotpRequest = (auth: Credentials, code: string) => api.post('/api/v1/users.2fa.validateTOTP', { code }, { auth });
+  /** From the client that logged in with its second factor, so the handshake remembers it. */
+  const validateTotpRequest = (subject: Subject, code: string) =>
+    api.post('/api/v1/users.2fa.validateTOTP', { code }, { auth: subject.auth, headers: { 'user-agent': subject.agent } });
   const remaining = async (auth: Credentials): Promise<number> => {
     const response = await api.get('/api/v1/users.2fa.backupCodesRemaining', { auth });
     expect(response.status).toBe(200);
@@ -125,7 +130,7 @@ describe('TOTP and backup codes (surface 1)', () => {
     const setup = await enableTotpRequest(subject.auth);
     expect(setup.status).toBe(200);
     nextStep();
-    const validated = await validateTotpRequest(subject.auth, codeAt(setup.body.secret));
+    const validated = await validateTotpRequest(subject, codeAt(setup.body.secret));
     expect(validated.status).toBe(200);
     nextStep();
     return { ...subject, secret: setup.body.secret, backupCodes: validated.body.backupCodes };
@@ -236,7 +241,7 @@ describe('TOTP and backup codes (surface 1)', () => {
       const subject = await loggedInUser();
       const setup = await enableTotpRequest(subject.auth);
       nextStep();
-      const validated = await validateTotpRequest(subject.auth, codeAt(setup.body.secret));
+      const validated = await validateTotpRequest(subject, codeAt(setup.body.secret));
       expect(validated.status).toBe(200);
       expect(Object.keys(validated.body).sort()).toEqual(['backupCodes', 'success']);
       expect(validated.body.success).toBe(true);
@@ -267,9 +272,56 @@ describe('TOTP and backup codes (surface 1)', () => {
       );
     });
 
+    it('a session alone cannot enrol TOTP for a user who has a second factor: validateTOTP goes through the handshake', async () => {
+      const subject = await loggedInUser();
+      // The same token from another client (a stolen one): nothing is remembered for it.
+      const thief = { auth: subject.auth, headers: { 'user-agent': newAgent() } };
+      const setup = await api.post('/api/v1/users.2fa.enableTOTP', undefined, thief);
+      expect(setup.status).toBe(200);
+      nextStep();
+      const before = t.mail.messages.length;
+      const refused = await api.post('/api/v1/users.2fa.validateTOTP', { code: codeAt(setup.body.secret) }, thief);
+      expect(refused.status).toBe(400);
+      expect(refused.body).toMatchObject({
+        errorType: 'totp-required',
+        details: { method: 'email', availableMethods: ['email'] },
+      });
+      expect((await me(subject.auth)).services.totp).toEqual({ enabled: false });
+
+      // The owner, with the code the handshake mailed, enrols.
+      const emailed = await t.mail.codeFor(subject.user.email, { after: before });
+      const owner = await api.post(
+        '/api/v1/users.2fa.validateTOTP',
+        { code: codeAt(setup.body.secret) },
+        { auth: subject.auth, headers: { 'user-agent': newAgent(), 'x-2fa-code': emailed, 'x-2fa-method': 'email' } },
+      );
+      expect(owner.status).toBe(200);
+      expect(owner.body.backupCodes).toHaveLength(10);
+    });
+
+    it('a user with no second factor yet enrols TOTP with the session alone', async () => {
+      const username = uniqueName('first');
+      const registered = await api.post('/api/v1/users.register', {
+        username,
+        email: `${username}@example.com`,
+        pass: 'a long password',
+        name: 'F',
+      });
+      expect(registered.status).toBe(200);
+      // Unverified email: no method is in effect, so login needs no second factor.
+      const login = await api.post('/api/v1/login', { user: username, password: 'a long password' });
+      expect(login.status).toBe(200);
+      const auth = { userId: login.body.data.userId, authToken: login.body.data.authToken };
+      const setup = await api.post('/api/v1/users.2fa.enableTOTP', undefined, { auth });
+      nextStep();
+      const validated = await api.post('/api/v1/users.2fa.validateTOTP', { code: codeAt(setup.body.secret) }, { auth });
+      expect(validated.status).toBe(200);
+      expect((await me(auth)).services.totp).toEqual({ enabled: true });
+    });
+
     it('validateTOTP refuses a wrong code and a call without a pending set-up (error-invalid-code); a missing code is error-parameter-required', async () => {
       const subject = await loggedInUser();
-      const noSetup = await validateTotpRequest(subject.auth, '123456');
+      const noSetup = await validateTotpRequest(subject, '123456');
       expect(noSetup.status).toBe(400);
       expect(noSetup.body).toEqual({
         success: false,
@@ -282,16 +334,20 @@ describe('TOTP and backup codes (surface 1)', () => {
       const right = codeAt(setup.body.secret);
       const wrong = String((Number(right) + 500_000) % 1_000_000).padStart(6, '0');
       for (const code of [wrong, codeAt(setup.body.secret, 3 * PERIOD), 'abcdef', '12345']) {
-        const refused = await validateTotpRequest(subject.auth, code);
+        const refused = await validateTotpRequest(subject, code);
         expect(refused.status).toBe(400);
         expect(refused.body).toEqual(INVALID_CODE);
       }
-      const missing = await api.post('/api/v1/users.2fa.validateTOTP', {}, { auth: subject.auth });
+      const missing = await api.post(
+        '/api/v1/users.2fa.validateTOTP',
+        {},
+        { auth: subject.auth, headers: { 'user-agent': subject.agent } },
+      );
       expect(missing.status).toBe(400);
       expect(missing.body.errorType).toBe('error-parameter-required');
       expect((await me(subject.auth)).services.totp).toEqual({ enabled: false });
 
-      const accepted = await validateTotpRequest(subject.auth, right);
+      const accepted = await validateTotpRequest(subject, right);
       expect(accepted.status).toBe(200);
       expect((await me(subject.auth)).services.totp).toEqual({ enabled: true });
     });
@@ -304,17 +360,17 @@ describe('TOTP and backup codes (surface 1)', () => {
       expect(second.body.secret).not.toBe(first.body.secret);
 
       nextStep();
-      const stale = await validateTotpRequest(subject.auth, codeAt(first.body.secret));
+      const stale = await validateTotpRequest(subject, codeAt(first.body.secret));
       expect(stale.status).toBe(400);
       expect(stale.body).toEqual(INVALID_CODE);
-      const validated = await validateTotpRequest(subject.auth, codeAt(second.body.secret));
+      const validated = await validateTotpRequest(subject, codeAt(second.body.secret));
       expect(validated.status).toBe(200);
 
       const stored = await totpRow(subject.user.userId);
       const again = await enableTotpRequest(subject.auth);
       expect(again.status).toBe(400);
       expect(again.body).toEqual(ALREADY_ENABLED);
-      const revalidate = await validateTotpRequest(subject.auth, codeAt(second.body.secret, PERIOD));
+      const revalidate = await validateTotpRequest(subject, codeAt(second.body.secret, PERIOD));
       expect(revalidate.status).toBe(400);
       expect(revalidate.body).toEqual(ALREADY_ENABLED);
       expect(await totpRow(subject.user.userId)).toEqual(stored);
@@ -333,7 +389,7 @@ describe('TOTP and backup codes (surface 1)', () => {
       // Only a pending secret so far: nothing ends yet.
       expect((await api.get('/api/v1/me', { auth: other })).status).toBe(200);
       nextStep();
-      expect((await validateTotpRequest(subject.auth, codeAt(setup.body.secret))).status).toBe(200);
+      expect((await validateTotpRequest(subject, codeAt(setup.body.secret))).status).toBe(200);
 
       const ended = await api.get('/api/v1/me', { auth: other });
       expect(ended.status).toBe(401);
@@ -624,16 +680,18 @@ describe('TOTP and backup codes (surface 1)', () => {
 
     async function adminSubject(): Promise<Subject> {
       const user: TestUser = { username: ADMIN.username, email: ADMIN_EMAIL, password: ADMIN.password, userId: '' };
-      const auth = await loginWithEmailCode(api, t, user, { 'user-agent': newAgent() });
-      return { user: { ...user, userId: auth.userId }, auth };
+      const agent = newAgent();
+      const auth = await loginWithEmailCode(api, t, user, { 'user-agent': agent });
+      return { user: { ...user, userId: auth.userId }, auth, agent };
     }
 
     it('an admin cannot switch off the last method (email or totp) but can switch off one of two', async () => {
       const admin = await adminSubject();
       expect((await me(admin.auth)).roles).toContain('admin');
 
-      // Email is the only method: disableEmail is refused after the second factor.
-      const agent = newAgent();
+      // Email is the only method: disableEmail is refused after the second factor. (All from the
+      // admin's client: a passed second factor is remembered for the last client that gave it.)
+      const agent = admin.agent;
       const before = t.mail.messages.length;
       expect((await secondFactorCall('/api/v1/users.2fa.disableEmail', admin, { agent })).status).toBe(400);
       const code = await t.mail.codeFor(ADMIN_EMAIL, { after: before });
@@ -645,6 +703,8 @@ describe('TOTP and backup codes (surface 1)', () => {
       // Two methods: TOTP may go.
       let enrolled = await withTotp(admin);
       const offTotp = await secondFactorCall('/api/v1/users.2fa.disableTOTP', admin, {
+        // The admin's own client: a passed second factor is remembered for the last client that gave it.
+        agent: admin.agent,
         code: codeAt(enrolled.secret),
         method: 'totp',
       });
@@ -709,10 +769,10 @@ describe('TOTP and backup codes (surface 1)', () => {
         const right = codeAt(secret);
         const wrong = String((Number(right) + 1) % 1_000_000).padStart(6, '0');
         usedCodes.push(right, wrong);
-        bodies.push((await validateTotpRequest(subject.auth, wrong)).body);
-        const validated = await validateTotpRequest(subject.auth, right);
+        bodies.push((await validateTotpRequest(subject, wrong)).body);
+        const validated = await validateTotpRequest(subject, right);
         backupCodes = validated.body.backupCodes;
-        bodies.push((await validateTotpRequest(subject.auth, right)).body); // already enabled
+        bodies.push((await validateTotpRequest(subject, right)).body); // already enabled
         bodies.push((await enableTotpRequest(subject.auth)).body); // already enabled
         bodies.push((await createToken(subject, { code: right, method: 'totp' })).body); // replay
         bodies.push((await createToken(subject, { code: 'ZZZZZZZZZZ', method: 'totp' })).body);

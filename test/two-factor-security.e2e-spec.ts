@@ -240,6 +240,28 @@ describe('2FA handshake limits, fallback and bypass (surface 1)', () => {
       expect(afterReset.status).toBe(200);
     });
 
+    it('a burst of parallel wrong codes gets no more checks than a sequence: counted before checking, locked at 10', async () => {
+      const subject = await h.loggedInUser();
+      const code = await h.requestCode(subject);
+      const burst = await Promise.all(
+        Array.from({ length: 30 }, () => h.createToken(subject, { agent: h.newAgent(), code: otherCode(code), method: 'email' })),
+      );
+      expect(burst.map((r) => r.status)).toEqual(Array(30).fill(400));
+      expect(new Set(burst.map((r) => r.body.errorType))).toEqual(new Set(['totp-invalid', 'totp-max-attempts']));
+      // Checked wrong codes answer totp-invalid: at most 4 per EMAIL_CODE_MAX_ATTEMPTS round, two rounds before the lock.
+      expect(burst.filter((r) => r.body.errorType === 'totp-invalid').length).toBeLessThanOrEqual(8);
+      const [row] = await t.db.query('SELECT consecutive_failures, locked_until FROM second_factor_failures WHERE user_id = $1', [
+        subject.user.userId,
+      ]);
+      expect(row.consecutive_failures).toBe(t.config.LOCKOUT_THRESHOLD);
+      expect(row.locked_until.getTime()).toBeGreaterThan(t.clock.now().getTime());
+      const after = await h.createToken(subject, { agent: h.newAgent(), code, method: 'email' });
+      expect(after.body).toMatchObject({
+        errorType: 'totp-max-attempts',
+        details: { lockedUntil: expect.stringMatching(ISO_DATE) },
+      });
+    });
+
     it('a failure during a lock is not counted, and the next failure after it doubles the lock', async () => {
       const subject = await h.loggedInUser();
       const first = await h.requestCode(subject);

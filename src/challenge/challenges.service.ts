@@ -3,7 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
 import { addSeconds, Clock } from '../common/clock.js';
-import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { DomainError, ErrorCode, isDomainError } from '../common/domain-error.js';
 import { AppConfig } from '../config/app-config.js';
 import { queryRows } from '../database/query-rows.js';
 import { TwoFactorService } from '../two-factor/two-factor.service.js';
@@ -112,7 +112,8 @@ export class ChallengesService {
   ): Promise<VerifiedChallenge> {
     const challenge = await this.findOpen(challengeId, purpose);
     const user = await this.userOf(challenge);
-    await this.twoFactor.assertNotLocked(user);
+    // A locked account's challenge ends like one whose attempts are used up (totp-max-attempts).
+    await this.discardOnLock(challenge.id, this.twoFactor.assertNotLocked(user));
     const maxAttempts = this.config.EMAIL_CODE_MAX_ATTEMPTS;
 
     const [reserved] = await queryRows<{ failed_attempts: number }>(
@@ -130,7 +131,10 @@ export class ChallengesService {
       throw this.maxAttempts();
     }
 
-    const result = await this.twoFactor.verifySecondFactor(user, challenge.method, code, client);
+    const result = await this.discardOnLock(
+      challenge.id,
+      this.twoFactor.verifySecondFactor(user, challenge.method, code, client),
+    );
     const audit = { userId: user.id, method: challenge.method, client };
     if (result.verified) {
       const now = this.clock.now();
@@ -178,6 +182,15 @@ export class ChallengesService {
     const user = await this.users.findById(challenge.userId);
     if (!user) throw new DomainError(ErrorCode.UserNotFound, 'user not found');
     return user;
+  }
+
+  private async discardOnLock<T>(challengeId: string, work: Promise<T>): Promise<T> {
+    try {
+      return await work;
+    } catch (error) {
+      if (isDomainError(error) && error.code === ErrorCode.TwoFactorLocked) await this.discard(challengeId);
+      throw error;
+    }
   }
 
   private async discard(challengeId: string): Promise<void> {

@@ -11,7 +11,10 @@ export { REQUIRES_2FA, type Requires2FAOptions };
  */
 export const Requires2FA = (options: Requires2FAOptions = {}) =>
   applyDecorators(
-    SetMetadata(REQUIRES_2FA, { rememberable: options.rememberable ?? true } satisfies Required<Requires2FAOptions>),
+    SetMetadata(REQUIRES_2FA, {
+      rememberable: options.rememberable ?? true,
+      passwordFallback: options.passwordFallback ?? true,
+    } satisfies Required<Requires2FAOptions>),
     UseGuards(TwoFactorGuard),
     ApiHeader({ name: 'x-2fa-code', required: false, description: 'The second-factor code, after a totp-required answer' }),
     ApiHeader({ name: 'x-2fa-method', required: false, description: 'totp, email or password (hex SHA-256 of the password)' }),

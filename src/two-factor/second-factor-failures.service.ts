@@ -8,16 +8,24 @@ import type { CodePurpose } from './email-codes.service.js';
 export interface FailureOutcome {
   /** EMAIL_CODE_MAX_ATTEMPTS wrong codes for this purpose: the counter restarts and codes must die. */
   maxAttemptsReached: boolean;
+  /** Set when this failure locked the account. */
   lockedUntil: Date | null;
 }
+
+/** An attempt counted before its code is checked (see reserve). */
+export type Reservation =
+  | { refused: 'locked'; lockedUntil: Date }
+  | { refused: 'exhausted' }
+  | { refused: null; attempt: number; lockedUntil: Date | null };
 
 /** Far enough to mean "until someone unlocks it": NIST's cap of 100 consecutive failures. */
 const PERMANENT_LOCK = new Date('9999-12-31T00:00:00Z');
 
 /**
- * Counts wrong second factors two ways: per user and purpose (EMAIL_CODE_MAX_ATTEMPTS, then the
+ * Counts second-factor attempts two ways: per user and purpose (EMAIL_CODE_MAX_ATTEMPTS, then the
  * outstanding codes die) and per user across everything (the account lockout, growing delay).
- * Both counters are updated with single atomic statements, so parallel requests count correctly.
+ * An attempt is counted before its code is checked, with one atomic statement per counter, so a
+ * burst of parallel guesses gets no more checks than a sequence would: success then clears both.
  */
 @Injectable()
 export class SecondFactorFailuresService {
@@ -38,7 +46,37 @@ export class SecondFactorFailuresService {
     return lockedUntil && lockedUntil > this.clock.now() ? lockedUntil : null;
   }
 
-  async recordFailure(userId: string, purpose: CodePurpose): Promise<FailureOutcome> {
+  /**
+   * Counts one attempt as failed in advance: refused while the account is locked (and then not
+   * counted) or once EMAIL_CODE_MAX_ATTEMPTS attempts of this purpose are already under way. The
+   * attempt that reaches LOCKOUT_THRESHOLD locks the account at once; a success clears it.
+   */
+  async reserve(userId: string, purpose: CodePurpose): Promise<Reservation> {
+    const now = this.clock.now();
+    // The user's row is locked while it is read and written: the count and the lock it may set
+    // change together, so no parallel attempt slips in between.
+    const lockout = await this.dataSource.transaction(async (manager) => {
+      await manager.query(
+        `INSERT INTO second_factor_failures (user_id, consecutive_failures) VALUES ($1, 0) ON CONFLICT (user_id) DO NOTHING`,
+        [userId],
+      );
+      const [row] = await queryRows<{ consecutive_failures: number; locked_until: Date | null }>(
+        manager,
+        'SELECT consecutive_failures, locked_until FROM second_factor_failures WHERE user_id = $1 FOR UPDATE',
+        [userId],
+      );
+      if (row?.locked_until && row.locked_until > now) return { locked: row.locked_until };
+      const count = (row?.consecutive_failures ?? 0) + 1;
+      const lockedUntil = this.lockUntil(count);
+      await manager.query('UPDATE second_factor_failures SET consecutive_failures = $2, locked_until = $3 WHERE user_id = $1', [
+        userId,
+        count,
+        lockedUntil ?? row?.locked_until ?? null,
+      ]);
+      return { locked: null, lockedUntil };
+    });
+    if (lockout.locked) return { refused: 'locked', lockedUntil: lockout.locked };
+    const { lockedUntil } = lockout;
     const [attempts] = await queryRows<{ failures: number }>(
       this.dataSource,
       `INSERT INTO code_attempts (user_id, purpose, failures) VALUES ($1, $2, 1)
@@ -46,29 +84,26 @@ export class SecondFactorFailuresService {
        RETURNING failures`,
       [userId, purpose],
     );
-    const maxAttemptsReached = (attempts?.failures ?? 0) >= this.config.EMAIL_CODE_MAX_ATTEMPTS;
+    const attempt = attempts?.failures ?? 1;
+    if (attempt > this.config.EMAIL_CODE_MAX_ATTEMPTS) return { refused: 'exhausted' };
+    return { refused: null, attempt, lockedUntil };
+  }
+
+  /** The reserved attempt failed: the last allowed one restarts the purpose's count (its codes must die). */
+  async settleFailure(
+    userId: string,
+    purpose: CodePurpose,
+    reservation: { attempt: number; lockedUntil: Date | null },
+  ): Promise<FailureOutcome> {
+    const maxAttemptsReached = reservation.attempt >= this.config.EMAIL_CODE_MAX_ATTEMPTS;
     if (maxAttemptsReached) {
       await this.dataSource.query('DELETE FROM code_attempts WHERE user_id = $1 AND purpose = $2', [userId, purpose]);
     }
-
-    const [lockout] = await queryRows<{ consecutive_failures: number }>(
-      this.dataSource,
-      `INSERT INTO second_factor_failures (user_id, consecutive_failures) VALUES ($1, 1)
-       ON CONFLICT (user_id) DO UPDATE SET consecutive_failures = second_factor_failures.consecutive_failures + 1
-       RETURNING consecutive_failures`,
-      [userId],
-    );
-    const lockedUntil = this.lockUntil(lockout?.consecutive_failures ?? 0);
-    if (lockedUntil) {
-      await this.dataSource.query('UPDATE second_factor_failures SET locked_until = $2 WHERE user_id = $1', [
-        userId,
-        lockedUntil,
-      ]);
-    }
-    return { maxAttemptsReached, lockedUntil };
+    return { maxAttemptsReached, lockedUntil: reservation.lockedUntil };
   }
 
-  async recordSuccess(userId: string, purpose: CodePurpose): Promise<void> {
+  /** The reserved attempt succeeded: both counts start again (and any lock it set is lifted). */
+  async settleSuccess(userId: string, purpose: CodePurpose): Promise<void> {
     await this.dataSource.query('DELETE FROM code_attempts WHERE user_id = $1 AND purpose = $2', [userId, purpose]);
     await this.dataSource.query('DELETE FROM second_factor_failures WHERE user_id = $1', [userId]);
   }

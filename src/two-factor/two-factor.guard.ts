@@ -42,7 +42,7 @@ export class TwoFactorGuard implements CanActivate {
       request.twoFactorSubject,
       { code: header(request, 'x-2fa-code'), method: header(request, 'x-2fa-method') },
       clientInfoOf(request),
-      { rememberable: options.rememberable, passwordFallback: true },
+      { rememberable: options.rememberable, passwordFallback: options.passwordFallback },
     );
     return true;
   }

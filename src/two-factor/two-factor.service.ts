@@ -32,10 +32,10 @@ const HANDSHAKE_PURPOSE: CodePurpose = 'two-factor';
 /** The order methods are offered in: the authenticator app first. */
 const METHOD_ORDER: SecondFactorMethod[] = ['totp', 'email'];
 
-/** One second factor checked outside the handshake (see verifySecondFactor). */
+/** One second factor checked (see verifySecondFactor). */
 export interface SecondFactorVerification {
   verified: boolean;
-  /** EMAIL_CODE_MAX_ATTEMPTS wrong codes: the outstanding email codes died. */
+  /** EMAIL_CODE_MAX_ATTEMPTS wrong codes: the outstanding email codes died (or this code was refused unchecked). */
   maxAttemptsReached: boolean;
   /** Set when this failure locked the account. */
   lockedUntil: Date | null;
@@ -134,6 +134,9 @@ export class TwoFactorService {
       );
     }
     const outcome = await this.attempt(user, method, code, client);
+    if (outcome.refusedLockedUntil) {
+      throw this.lockedError(outcome.refusedLockedUntil, await this.describe(user, offered, available, { send: false, client }));
+    }
     if (outcome.verified) {
       await this.audit.record({ userId: user.id, type: 'second_factor_verified', outcome: 'success', method, client });
       if (session?.kind === 'login') {
@@ -163,8 +166,9 @@ export class TwoFactorService {
     code: string,
     client: ClientInfo,
   ): Promise<SecondFactorVerification> {
-    await this.assertNotLocked(user);
-    return this.attempt(user, method, code.trim(), client);
+    const { refusedLockedUntil, ...outcome } = await this.attempt(user, method, code.trim(), client);
+    if (refusedLockedUntil) throw this.lockedError(refusedLockedUntil);
+    return outcome;
   }
 
   /**
@@ -173,26 +177,37 @@ export class TwoFactorService {
    */
   async assertNotLocked(user: User, details?: () => Promise<TwoFactorChallengeDetails>): Promise<void> {
     const lockedUntil = await this.failures.lockedUntil(user.id);
-    if (lockedUntil) {
-      throw new DomainError(ErrorCode.TwoFactorLocked, 'Too many failed attempts; try again later', {
-        ...(details ? await details() : {}),
-        lockedUntil: lockedUntil.toISOString(),
-      });
-    }
+    if (lockedUntil) throw this.lockedError(lockedUntil, details ? await details() : undefined);
   }
 
-  /** Checks one code and keeps the counts: success clears them; failure counts, may kill codes and lock. */
+  private lockedError(lockedUntil: Date, details?: TwoFactorChallengeDetails): DomainError {
+    return new DomainError(ErrorCode.TwoFactorLocked, 'Too many failed attempts; try again later', {
+      ...details,
+      lockedUntil: lockedUntil.toISOString(),
+    });
+  }
+
+  /**
+   * Checks one code and keeps the counts. The attempt is counted before the check, so parallel
+   * guesses get no more checks than sequential ones. Refused unchecked while the account is locked
+   * (`refusedLockedUntil`) or once this purpose's attempts are used up (`maxAttemptsReached`).
+   */
   private async attempt(
     user: User,
     method: SecondFactorMethod,
     code: string,
     client: ClientInfo,
-  ): Promise<SecondFactorVerification> {
+  ): Promise<SecondFactorVerification & { refusedLockedUntil?: Date }> {
+    const reservation = await this.failures.reserve(user.id, HANDSHAKE_PURPOSE);
+    if (reservation.refused === 'locked') {
+      return { verified: false, maxAttemptsReached: false, lockedUntil: null, refusedLockedUntil: reservation.lockedUntil };
+    }
+    if (reservation.refused === 'exhausted') return { verified: false, maxAttemptsReached: true, lockedUntil: null };
     if (await this.verify(user, method, code)) {
-      await this.failures.recordSuccess(user.id, HANDSHAKE_PURPOSE);
+      await this.failures.settleSuccess(user.id, HANDSHAKE_PURPOSE);
       return { verified: true, maxAttemptsReached: false, lockedUntil: null };
     }
-    const outcome = await this.failures.recordFailure(user.id, HANDSHAKE_PURPOSE);
+    const outcome = await this.failures.settleFailure(user.id, HANDSHAKE_PURPOSE, reservation);
     if (outcome.lockedUntil) await this.audit.record({ userId: user.id, type: 'lockout', outcome: 'failure', method, client });
     if (outcome.maxAttemptsReached) await this.codes.invalidateAll(user.id, HANDSHAKE_PURPOSE);
     return { verified: false, ...outcome };

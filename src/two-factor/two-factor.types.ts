@@ -52,4 +52,9 @@ export interface Requires2FAOptions {
    * Default true; false for actions that must ask every time (disabling 2FA, deleting the account).
    */
   rememberable?: boolean;
+  /**
+   * Ask a user without any second factor for the password (default true). False: such a user
+   * passes, and only users who have a method must use it (for enrolling a first method).
+   */
+  passwordFallback?: boolean;
 }

@@ -68,13 +68,18 @@ export class TwoFactorController {
   /** Turns TOTP on with a code from the app; the backup codes are shown this once. */
   @V1Operation({
     summary: 'Turn TOTP on with a code from the app',
-    description: 'Returns the 10 backup codes, shown this once; ends every other login session of the user.',
+    description:
+      'Returns the 10 backup codes, shown this once; ends every other login session of the user. A user who already ' +
+      'has a second factor goes through the 2FA handshake first (remembered for this client counts).',
     ok: { success: true, backupCodes: V1_EXAMPLE.backupCodes },
-    errors: [ErrorCode.ParameterRequired, ErrorCode.InvalidCode, ErrorCode.TotpAlreadyEnabled],
+    errors: [...V1_HANDSHAKE_ERRORS, ErrorCode.ParameterRequired, ErrorCode.InvalidCode, ErrorCode.TotpAlreadyEnabled],
   })
   @Post('users.2fa.validateTOTP')
   @HttpCode(200)
   @V1Authenticated()
+  // A user who already has a second factor must give it: a stolen session alone must not enrol
+  // the thief's authenticator. A user with none enrols with the session alone, as API.md says.
+  @Requires2FA({ passwordFallback: false })
   async validateTotp(@CurrentAuth() auth: AuthenticatedSession, @Body() body: ValidateTotpDto, @ClientOf() client: ClientInfo) {
     const backupCodes = await this.twoFactor.enableTotp(auth.user, body.code, auth.session.id, client);
     return { success: true, backupCodes };
