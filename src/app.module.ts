@@ -19,11 +19,13 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         DatabaseModule,
-        RateLimitModule,
         MailModule,
         UsersModule,
         HealthModule,
+        // Before RateLimitModule: global guards run in the order their modules are registered, and
+        // the rate limiter counts authenticated routes per verified user (set by V1AuthGuard).
         V1ApiModule,
+        RateLimitModule,
       ],
       providers: [
         AdminBootstrap,

@@ -87,3 +87,31 @@ describe(`rate limits (RATE_LIMIT_PER_MINUTE=${LIMIT})`, () => {
     expectTooManyRequests(await api.post('/api/v1/users.register', { username: 1 }));
   });
 });
+
+describe('rate limits on authenticated routes (RATE_LIMIT_AUTHENTICATED_PER_MINUTE=3)', () => {
+  let t: TestApp;
+  let api: Api;
+  beforeAll(async () => {
+    t = await createTestApp({ RATE_LIMIT_AUTHENTICATED_PER_MINUTE: String(LIMIT) });
+    api = new Api(t.baseUrl);
+  });
+  afterAll(async () => t?.close());
+
+  it('counts per verified user: forged calls with a victim id do not spend the victim allowance', async () => {
+    const username = uniqueName('victim');
+    await api.post('/api/v1/users.register', { username, email: `${username}@example.com`, pass: 'a long password', name: 'V' });
+    // Unverified email: no second factor, login completes at once.
+    const login = await api.post('/api/v1/login', { user: username, password: 'a long password' });
+    const victim = { userId: login.body.data.userId, authToken: login.body.data.authToken };
+
+    for (let i = 0; i < LIMIT + 2; i++) {
+      const forged = await api.get('/api/v1/me', { auth: { userId: victim.userId, authToken: `forged-${i}` } });
+      expect(forged.status).toBe(401);
+    }
+    const own = [];
+    for (let i = 0; i < LIMIT; i++) own.push(await api.get('/api/v1/me', { auth: victim }));
+    expect(own.map((res) => res.status)).toEqual([200, 200, 200]);
+    expectRateLimitHeaders(own[2]!, 0);
+    expectTooManyRequests(await api.get('/api/v1/me', { auth: victim }));
+  });
+});

@@ -1,6 +1,7 @@
 import { ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
 import { ThrottlerGuard, type ThrottlerLimitDetail } from '@nestjs/throttler';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
+import type { TwoFactorRequest } from '../two-factor/two-factor.guard.js';
 
 /** Set on routes that need a logged-in caller: those are counted per user, the rest per address. */
 export const AUTHENTICATED_ROUTE = 'rate-limit:authenticated';
@@ -32,11 +33,10 @@ export const routeLimitKey = (context: ExecutionContext): RouteLimitKey | undefi
 @Injectable()
 export class RateLimitGuard extends ThrottlerGuard {
   protected override async getTracker(req: Record<string, any>, context?: ExecutionContext): Promise<string> {
-    if (context && isAuthenticatedRoute(context)) {
-      // Unverified here (guards after this one check it), but a forged id only earns a 401.
-      const userId = req.headers?.['x-user-id'];
-      if (typeof userId === 'string' && userId) return `user:${userId.slice(0, 64)}`;
-    }
+    // The surface's authentication guard runs first (see AppModule) and has verified the caller:
+    // a forged X-User-Id never gets here, so it cannot spend somebody else's allowance.
+    const userId = (req as TwoFactorRequest).twoFactorSubject?.user.id;
+    if (context && isAuthenticatedRoute(context) && userId) return `user:${userId}`;
     return `ip:${await super.getTracker(req)}`;
   }
 
