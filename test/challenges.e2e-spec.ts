@@ -378,7 +378,11 @@ describe('surface 1: login challenges', () => {
       const results = await Promise.all(guesses.map((guess) => api.post(VERIFY, { challengeId, code: guess })));
       expect(results.every((res) => res.status === 400)).toBe(true);
       const bodies = results.map((res) => res.body);
-      expect(bodies.filter((body) => body.errorType === 'error-invalid-code')).toHaveLength(4);
+      // Five are checked. The fifth wrong one by the challenge's count, or by the user's count (the two
+      // may order the parallel attempts differently), answers totp-max-attempts: 3 or 4 are plain wrong.
+      const invalid = bodies.filter((body) => body.errorType === 'error-invalid-code').length;
+      expect(invalid).toBeGreaterThanOrEqual(3);
+      expect(invalid).toBeLessThanOrEqual(4);
       for (const body of bodies) expect([INVALID_CODE, MAX_ATTEMPTS, NOT_FOUND]).toContainEqual(body);
       expect(await challengeRow(challengeId)).toBeUndefined();
       // Only 5 of the 10 codes were checked at all.

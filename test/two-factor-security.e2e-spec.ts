@@ -223,6 +223,12 @@ describe('2FA handshake limits, fallback and bypass (surface 1)', () => {
       expect(lockSeconds).toBeGreaterThan(t.config.LOCKOUT_BASE_SECONDS - 5);
       expect(lockSeconds).toBeLessThanOrEqual(t.config.LOCKOUT_BASE_SECONDS);
       expect(t.mail.messages.length).toBe(mailsBefore);
+      // Nor through users.2fa.sendEmailCode (the same answer as ever; the work happens after it).
+      const resend = await api.post('/api/v1/users.2fa.sendEmailCode', { emailOrUsername: subject.user.username });
+      expect(resend.body).toEqual({ success: true });
+      await expect(t.mail.waitFor((m) => m.to.includes(subject.user.email), { after: mailsBefore, timeoutMs: 700 })).rejects.toThrow(
+        /No matching mail/,
+      );
       expect(await countPersonalTokens(subject.user.userId)).toBe(0);
 
       // Once the lock has passed, codes are mailed and accepted again.

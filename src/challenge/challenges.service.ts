@@ -88,12 +88,11 @@ export class ChallengesService {
     const challenge = await this.findOpen(challengeId);
     if (challenge.method !== 'email') throw new DomainError(ErrorCode.InvalidChallengeMethod, 'invalid challenge method');
     const user = await this.userOf(challenge);
-    // A locked account gets no codes mailed (as in the handshake).
-    await this.twoFactor.assertNotLocked(user);
     // Email 2FA switched off (or the address gone) since the challenge began.
     if (!(await this.twoFactor.availableMethods(user.id)).includes('email')) {
       throw new DomainError(ErrorCode.InvalidChallengeMethod, 'invalid challenge method');
     }
+    // Refused while the account is locked (TwoFactorLocked), as every code send is.
     await this.twoFactor.sendEmailCode(user, { awaitDelivery: true, client, fresh: true });
   }
 

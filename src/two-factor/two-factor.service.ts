@@ -3,7 +3,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
 import { addSeconds, Clock } from '../common/clock.js';
-import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { DomainError, ErrorCode, isDomainError } from '../common/domain-error.js';
 import { PasswordService } from '../auth/password.service.js';
 import { SessionsService } from '../auth/sessions.service.js';
 import { AppConfig } from '../config/app-config.js';
@@ -230,6 +230,8 @@ export class TwoFactorService {
       /** An explicit resend: a new code even inside the resend window. */ fresh?: boolean;
     },
   ): Promise<EmailCodeSent> {
+    // A locked account gets no codes, whoever asks (handshake, resend, challenge).
+    await this.assertNotLocked(user);
     const addresses = await this.users.verifiedAddresses(user.id);
     if (addresses.length === 0) return { codeGenerated: false, codeCount: 0, codeExpires: null, addresses };
     const existing = await this.codes.outstanding(user.id, HANDSHAKE_PURPOSE);
@@ -281,7 +283,11 @@ export class TwoFactorService {
     };
     if (!this.config.COMPAT_SEND_EMAIL_CODE_REVEALS_USER) {
       setImmediate(() => {
-        send().catch((error: unknown) => this.logger.error(`Sending a requested email code failed: ${String(error)}`));
+        send().catch((error: unknown) => {
+          // A locked account, say: the answer was the same anyway.
+          if (isDomainError(error)) this.logger.debug(`No email code sent: ${error.code}`);
+          else this.logger.error(`Sending a requested email code failed: ${String(error)}`);
+        });
       });
       return { revealed: false, addresses: [] };
     }
