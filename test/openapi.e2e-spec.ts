@@ -82,6 +82,7 @@ const BODIES: Record<string, { fields: string[]; required: string[] }> = {
   },
   'post /api/v1/users.updateOwnBasicInfo': { fields: ['data'], required: ['data'] },
   'post /api/v1/users.generatePersonalAccessToken': { fields: ['tokenName', 'bypassTwoFactor'], required: ['tokenName'] },
+  'post /api/v1/users.removePersonalAccessToken': { fields: ['tokenName'], required: ['tokenName'] },
   'post /api/v1/users.2fa.validateTOTP': { fields: ['code'], required: ['code'] },
   'post /api/v1/users.2fa.sendEmailCode': { fields: ['emailOrUsername'], required: ['emailOrUsername'] },
   'post /api/v1/twoFactorChallenges.sendEmailCode': { fields: ['challengeId'], required: ['challengeId'] },
@@ -131,7 +132,7 @@ describe('OpenAPI document (GET /api/openapi.json)', () => {
     const declared = routes.map((route) => `${route.method} ${route.path}`).sort();
     // The controllers' metadata and the server agree, and the list is the full surface.
     expect(declared).toEqual(registered);
-    expect(registered).toHaveLength(21);
+    expect(registered).toHaveLength(23);
     expect(registered).toEqual(
       expect.arrayContaining(['post /api/v1/login', 'get /api/v1/me', 'get /api/v1/users.2fa.backupCodesRemaining']),
     );
@@ -255,9 +256,11 @@ describe('OpenAPI document (GET /api/openapi.json)', () => {
       '/api/v1/users.2fa.disableEmail',
       '/api/v1/users.2fa.disableTOTP',
       '/api/v1/users.2fa.regenerateBackupCodes',
+      '/api/v1/users.2fa.validateTOTP',
       '/api/v1/users.create',
       '/api/v1/users.deleteOwnAccount',
       '/api/v1/users.generatePersonalAccessToken',
+      '/api/v1/users.removePersonalAccessToken',
       '/api/v1/users.updateOwnBasicInfo',
     ]);
     for (const route of routes) {

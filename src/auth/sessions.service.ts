@@ -3,6 +3,7 @@ import { DataSource, EntityManager, IsNull, Not } from 'typeorm';
 import { Clock } from '../common/clock.js';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { randomId, randomToken, sha256Hex } from '../common/random.js';
+import { isUniqueViolation } from '../database/unique-violation.js';
 import { User } from '../users/user.entity.js';
 import { Session } from './session.entity.js';
 
@@ -36,13 +37,28 @@ export class SessionsService {
   }
 
   async createPersonalAccessToken(userId: string, name: string, bypassTwoFactor: boolean): Promise<IssuedSession> {
-    return this.dataSource.transaction(async (manager) => {
-      const existing = await manager.exists(Session, {
-        where: { userId, kind: 'personal', name, revokedAt: IsNull() },
-      });
-      if (existing) throw new DomainError(ErrorCode.TokenAlreadyExists, 'A token with this name already exists');
-      return this.create(manager, { userId, kind: 'personal', name, bypassTwoFactor });
-    });
+    try {
+      return await this.create(this.dataSource.manager, { userId, kind: 'personal', name, bypassTwoFactor });
+    } catch (error) {
+      // One live token per name (a unique index), also under parallel requests.
+      if (isUniqueViolation(error)) throw new DomainError(ErrorCode.TokenAlreadyExists, 'A token with this name already exists');
+      throw error;
+    }
+  }
+
+  /** The user's live personal access tokens (never the tokens themselves). */
+  listPersonalAccessTokens(userId: string): Promise<Session[]> {
+    return this.dataSource
+      .getRepository(Session)
+      .find({ where: { userId, kind: 'personal', revokedAt: IsNull() }, order: { createdAt: 'ASC' } });
+  }
+
+  /** Revokes the user's personal access token of that name; NotFound when there is none. */
+  async revokePersonalAccessToken(userId: string, name: string): Promise<void> {
+    const revoked = await this.dataSource
+      .getRepository(Session)
+      .update({ userId, kind: 'personal', name, revokedAt: IsNull() }, { revokedAt: this.clock.now() });
+    if (!revoked.affected) throw new DomainError(ErrorCode.NotFound, 'No personal access token of that name');
   }
 
   /** One indexed query: the hot path of every authenticated request. */

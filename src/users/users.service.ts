@@ -8,6 +8,7 @@ import { PasswordService } from '../auth/password.service.js';
 import { SessionsService } from '../auth/sessions.service.js';
 import { AppConfig } from '../config/app-config.js';
 import { queryRows } from '../database/query-rows.js';
+import { isUniqueViolation } from '../database/unique-violation.js';
 import { MailService } from '../mail/mail.service.js';
 import { TwoFactorMethod } from '../two-factor/two-factor-method.entity.js';
 import { UserEmail } from './user-email.entity.js';
@@ -142,31 +143,37 @@ export class UsersService {
    * the verified address keeps receiving codes, so the second factor never lapses.
    */
   async updateProfile(userId: string, changes: ProfileChanges, keepSessionId: string): Promise<UserWithEmails> {
-    const { outboxIds } = await this.dataSource.transaction(async (manager) => {
-      const user = await manager.findOneByOrFail(User, { id: userId });
-      const queued: string[] = [];
-      if (changes.newPassword !== undefined) {
-        if (!changes.currentPassword || !(await this.passwords.verifyDigest(user.passwordHash, changes.currentPassword))) {
-          throw new DomainError(ErrorCode.InvalidCredentials, 'The current password is not correct');
+    const { outboxIds } = await this.dataSource
+      .transaction(async (manager) => {
+        const user = await manager.findOneByOrFail(User, { id: userId });
+        const queued: string[] = [];
+        if (changes.newPassword !== undefined) {
+          if (!changes.currentPassword || !(await this.passwords.verifyDigest(user.passwordHash, changes.currentPassword))) {
+            throw new DomainError(ErrorCode.InvalidCredentials, 'The current password is not correct');
+          }
+          this.assertPasswordPolicy(changes.newPassword);
+          user.passwordHash = await this.passwords.hash(changes.newPassword);
+          await this.sessions.revokeOtherLoginSessions(user.id, keepSessionId, manager);
         }
-        this.assertPasswordPolicy(changes.newPassword);
-        user.passwordHash = await this.passwords.hash(changes.newPassword);
-        await this.sessions.revokeOtherLoginSessions(user.id, keepSessionId, manager);
-      }
-      if (changes.name !== undefined) user.name = changes.name;
-      if (changes.username !== undefined && changes.username.toLowerCase() !== user.username.toLowerCase()) {
-        this.assertUsername(changes.username);
-        await this.assertUsernameFree(manager, changes.username);
-        user.username = changes.username;
-      } else if (changes.username !== undefined) {
-        user.username = changes.username;
-      }
-      if (changes.email !== undefined) {
-        queued.push(...(await this.requestEmailChange(manager, user, changes.email)));
-      }
-      await manager.save(User, user);
-      return { outboxIds: queued };
-    });
+        if (changes.name !== undefined) user.name = changes.name;
+        if (changes.username !== undefined) {
+          if (changes.username.toLowerCase() !== user.username.toLowerCase()) {
+            this.assertUsername(changes.username);
+            await this.assertUsernameFree(manager, changes.username);
+          }
+          user.username = changes.username;
+        }
+        if (changes.email !== undefined) {
+          queued.push(...(await this.requestEmailChange(manager, user, changes.email)));
+        }
+        await manager.save(User, user);
+        return { outboxIds: queued };
+      })
+      .catch((error: unknown) => {
+        // A parallel change took the name or address after the check: the unique index decides.
+        if (isUniqueViolation(error)) throw new DomainError(ErrorCode.FieldUnavailable, 'Username or email is already in use :(');
+        throw error;
+      });
     void this.mail.deliverNow(outboxIds);
     const user = await this.dataSource.getRepository(User).findOneByOrFail({ id: userId });
     return { user, emails: await this.emailsOf(userId) };
@@ -265,7 +272,7 @@ export class UsersService {
       });
     } catch (error) {
       // Two registrations racing for one name: the unique index decides; answer as if checked.
-      if ((error as { code?: string }).code === '23505') {
+      if (isUniqueViolation(error)) {
         throw new DomainError(ErrorCode.FieldUnavailable, 'Username or email is already in use :(');
       }
       throw error;

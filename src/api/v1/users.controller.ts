@@ -1,4 +1,4 @@
-import { Body, HttpCode, Post, Query } from '@nestjs/common';
+import { Body, Get, HttpCode, Post, Query } from '@nestjs/common';
 import { SessionsService, type AuthenticatedSession } from '../../auth/sessions.service.js';
 import { ErrorCode } from '../../common/domain-error.js';
 import { Requires2FA } from '../../two-factor/requires-2fa.decorator.js';
@@ -7,6 +7,7 @@ import {
   CreateUserDto,
   GeneratePersonalAccessTokenDto,
   RegisterDto,
+  RemovePersonalAccessTokenDto,
   SendConfirmationEmailDto,
   UpdateOwnBasicInfoDto,
   VerifyEmailDto,
@@ -137,6 +138,41 @@ export class UsersController {
   async generatePersonalAccessToken(@CurrentAuth() auth: AuthenticatedSession, @Body() body: GeneratePersonalAccessTokenDto) {
     const { token } = await this.sessions.createPersonalAccessToken(auth.user.id, body.tokenName, body.bypassTwoFactor ?? false);
     return { success: true, token };
+  }
+
+  @V1Operation({
+    summary: "List the caller's personal access tokens",
+    description: 'Names and dates only: a token is shown once, when it is created.',
+    ok: { success: true, tokens: [{ name: 'ci-bot', createdAt: '2026-01-01T00:00:00.000Z', bypassTwoFactor: false }] },
+    errors: [],
+  })
+  @Get('users.getPersonalAccessTokens')
+  @V1Authenticated()
+  async getPersonalAccessTokens(@CurrentAuth() auth: AuthenticatedSession) {
+    const tokens = await this.sessions.listPersonalAccessTokens(auth.user.id);
+    return {
+      success: true,
+      tokens: tokens.map((token) => ({
+        name: token.name,
+        createdAt: token.createdAt,
+        lastUsedAt: token.lastUsedAt,
+        bypassTwoFactor: token.bypassTwoFactor,
+      })),
+    };
+  }
+
+  @V1Operation({
+    summary: 'Revoke a personal access token',
+    ok: { success: true },
+    errors: [...V1_HANDSHAKE_ERRORS, ErrorCode.ParameterRequired, ErrorCode.NotFound],
+  })
+  @Post('users.removePersonalAccessToken')
+  @HttpCode(200)
+  @V1Authenticated()
+  @Requires2FA()
+  async removePersonalAccessToken(@CurrentAuth() auth: AuthenticatedSession, @Body() body: RemovePersonalAccessTokenDto) {
+    await this.sessions.revokePersonalAccessToken(auth.user.id, body.tokenName);
+    return { success: true };
   }
 
   @V1Operation({

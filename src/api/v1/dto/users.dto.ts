@@ -174,3 +174,11 @@ export class GeneratePersonalAccessTokenDto {
   @IsBoolean()
   bypassTwoFactor?: boolean;
 }
+
+export class RemovePersonalAccessTokenDto {
+  @ApiProperty({ description: 'The name the token was created with', example: 'ci-bot', maxLength: 128 })
+  @RequiredParam()
+  @IsString()
+  @MaxLength(128)
+  tokenName: string;
+}
