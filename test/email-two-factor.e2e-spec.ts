@@ -463,6 +463,22 @@ describe('email two-factor (surface 1)', () => {
       expect(loggedIn.body.status).toBe('success');
     });
 
+    it('a queued code mail whose code has expired meanwhile is dropped, not delivered late', async () => {
+      const user = await registerVerifiedUser(outageApi, outage);
+      const before = outage.mail.messages.length;
+      outage.mail.failNext(1);
+      expect((await outageApi.post('/api/v1/login', { user: user.username, password: user.password })).status).toBe(503);
+
+      outage.clock.advance(outage.config.EMAIL_CODE_TTL_SECONDS + 1);
+      await outage.worker.runOnce();
+      expect(await latestCodeRow(user.email)).toMatchObject({
+        status: 'failed',
+        last_error: 'expired before delivery',
+        data_encrypted: null,
+      });
+      expect(outage.mail.messages.slice(before).filter((m) => m.to.includes(user.email))).toHaveLength(0);
+    });
+
     it('an authenticated 2FA route answers 503 in the failure shape when the code cannot go out', async () => {
       const user = await registerVerifiedUser(outageApi, outage);
       const agent = { 'user-agent': 'outage/route' };

@@ -18,7 +18,6 @@ export interface OutgoingMail {
   data: Record<string, unknown>;
 }
 
-const LEASE_SECONDS = 60;
 const MAX_BACKOFF_SECONDS = 3600;
 
 /**
@@ -48,7 +47,9 @@ export class MailService {
       dataEncrypted: encrypt(this.keys.key('outbox-encryption'), JSON.stringify(mail.data)),
       status: 'pending',
       attempts: 0,
-      nextAttemptAt: now,
+      // deliverNow follows every enqueue: the worker only steps in if that attempt never happened
+      // (a crash), instead of racing it for the row and making the request report a failure.
+      nextAttemptAt: addSeconds(now, this.config.MAIL_SEND_TIMEOUT_MS / 1000),
       createdAt: now,
     });
     await manager.insert(MailOutbox, row);
@@ -110,7 +111,9 @@ export class MailService {
    */
   private async claim(filter: { id?: string; limit?: number }): Promise<MailOutbox[]> {
     const now = this.clock.now();
-    const leaseUntil = addSeconds(now, LEASE_SECONDS);
+    // Longer than a send can take (the transport's timeouts are MAIL_SEND_TIMEOUT_MS each), so a
+    // message is never claimed again while its first send is still under way.
+    const leaseUntil = addSeconds(now, (3 * this.config.MAIL_SEND_TIMEOUT_MS) / 1000 + 30);
     const params: unknown[] = [now, leaseUntil];
     let where = `((status = 'pending' AND next_attempt_at <= $1) OR (status = 'sending' AND lease_until < $1))`;
     if (filter.id) {
@@ -142,6 +145,14 @@ export class MailService {
     try {
       if (!row.dataEncrypted) throw new Error('message data missing');
       const data = JSON.parse(decrypt(this.keys.key('outbox-encryption'), row.dataEncrypted)) as Record<string, unknown>;
+      if (typeof data.expiresAt === 'string' && new Date(data.expiresAt) <= this.clock.now()) {
+        // A code that can no longer be used is not worth sending late.
+        await this.dataSource.query(
+          `UPDATE mail_outbox SET status = 'failed', lease_until = NULL, last_error = 'expired before delivery', data_encrypted = NULL WHERE id = $1`,
+          [row.id],
+        );
+        return false;
+      }
       const rendered = this.templates.render(row.template as MailTemplateName, row.locale, data);
       const info = await this.mailer.sendMail({ to: row.to, ...rendered });
       if (!this.config.SMTP_URL) this.writeEml(row.id, info.message as Buffer);

@@ -250,6 +250,8 @@ export class TwoFactorService {
           formattedCode: formatEmailCode(issued.code),
           purpose: HANDSHAKE_PURPOSE,
           ttlMinutes: Math.round(this.config.EMAIL_CODE_TTL_SECONDS / 60),
+          // The outbox drops the message rather than deliver a dead code.
+          expiresAt: issued.expiresAt.toISOString(),
         },
       });
       await this.audit.record(
