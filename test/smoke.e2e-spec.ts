@@ -24,3 +24,18 @@ describe('smoke', () => {
     expect(me.body.services.email2fa.enabled).toBe(true);
   });
 });
+
+describe('health with the database down', () => {
+  it('answers 503 {status:"error", database:"down"}', async () => {
+    const t = await createTestApp();
+    try {
+      // The service's own pool, as if PostgreSQL had gone away.
+      await t.db.destroy();
+      const res = await new Api(t.baseUrl).get('/health');
+      expect(res.status).toBe(503);
+      expect(res.body).toEqual({ status: 'error', database: 'down' });
+    } finally {
+      await t.close();
+    }
+  });
+});

@@ -1,6 +1,7 @@
-import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
+import { Controller, Get, Res } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { SkipThrottle } from '@nestjs/throttler';
+import type { FastifyReply } from 'fastify';
 import { DataSource } from 'typeorm';
 
 /** Probed by load balancers and orchestrators: never rate limited. */
@@ -10,14 +11,18 @@ import { DataSource } from 'typeorm';
 export class HealthController {
   constructor(private readonly dataSource: DataSource) {}
 
-  /** Migrations run before the app listens, so a reachable database means a ready service. */
+  /**
+   * Migrations run before the app listens, so a reachable database means a ready service. Down:
+   * 503 with the same shape (not an API error body), so probes can read it.
+   */
   @Get()
-  async check() {
+  async check(@Res({ passthrough: true }) reply: FastifyReply) {
     try {
       await this.dataSource.query('SELECT 1');
+      return { status: 'ok', database: 'up' };
     } catch {
-      throw new ServiceUnavailableException({ status: 'error', database: 'down' });
+      void reply.status(503);
+      return { status: 'error', database: 'down' };
     }
-    return { status: 'ok', database: 'up' };
   }
 }

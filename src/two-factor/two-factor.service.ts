@@ -3,7 +3,8 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
 import { addSeconds, Clock } from '../common/clock.js';
-import { DomainError, ErrorCode, isDomainError } from '../common/domain-error.js';
+import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { runDetached } from '../common/run-detached.js';
 import { PasswordService } from '../auth/password.service.js';
 import { SessionsService } from '../auth/sessions.service.js';
 import { AppConfig } from '../config/app-config.js';
@@ -284,13 +285,7 @@ export class TwoFactorService {
       return (await this.sendEmailCode(user, { awaitDelivery: false, client })).addresses;
     };
     if (!this.config.COMPAT_SEND_EMAIL_CODE_REVEALS_USER) {
-      setImmediate(() => {
-        send().catch((error: unknown) => {
-          // A locked account, say: the answer was the same anyway.
-          if (isDomainError(error)) this.logger.debug(`No email code sent: ${error.code}`);
-          else this.logger.error(`Sending a requested email code failed: ${String(error)}`);
-        });
-      });
+      runDetached(this.logger, 'Sending a requested email code', send);
       return { revealed: false, addresses: [] };
     }
     const addresses = await send();

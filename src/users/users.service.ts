@@ -4,6 +4,7 @@ import { DataSource, EntityManager, In, IsNull, Not } from 'typeorm';
 import { addSeconds, Clock } from '../common/clock.js';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { randomId, randomToken, sha256Hex } from '../common/random.js';
+import { runDetached } from '../common/run-detached.js';
 import { PasswordService } from '../auth/password.service.js';
 import { SessionsService } from '../auth/sessions.service.js';
 import { AppConfig } from '../config/app-config.js';
@@ -103,19 +104,24 @@ export class UsersService {
     return emails.map((email) => email.address);
   }
 
-  /** Mails a new verification link if the address exists and is unverified; silent otherwise. */
-  async sendConfirmationEmail(address: string): Promise<void> {
-    const outboxIds = await this.dataSource.transaction(async (manager) => {
-      const email = await manager
-        .getRepository(UserEmail)
-        .createQueryBuilder('email')
-        .where('lower(email.address) = lower(:address) AND email.verifiedAt IS NULL', { address })
-        .getOne();
-      if (!email) return [];
-      const user = await manager.findOneByOrFail(User, { id: email.userId });
-      return [await this.queueVerification(manager, user, email)];
+  /**
+   * Mails a new verification link if the address exists and is unverified. The answer is the same,
+   * in the same time, either way: the lookup and the mail happen after it.
+   */
+  sendConfirmationEmail(address: string): void {
+    runDetached(this.logger, 'Sending a confirmation email', async () => {
+      const outboxIds = await this.dataSource.transaction(async (manager) => {
+        const email = await manager
+          .getRepository(UserEmail)
+          .createQueryBuilder('email')
+          .where('lower(email.address) = lower(:address) AND email.verifiedAt IS NULL', { address })
+          .getOne();
+        if (!email) return [];
+        const user = await manager.findOneByOrFail(User, { id: email.userId });
+        return [await this.queueVerification(manager, user, email)];
+      });
+      await this.mail.deliverNow(outboxIds);
     });
-    void this.mail.deliverNow(outboxIds);
   }
 
   /** Verifies the address; a pending new address (an email change) then replaces the old ones. */

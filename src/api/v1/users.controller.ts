@@ -56,7 +56,7 @@ export class UsersController {
   @Post('users.sendConfirmationEmail')
   @HttpCode(200)
   async sendConfirmationEmail(@Body() body: SendConfirmationEmailDto) {
-    await this.users.sendConfirmationEmail(body.email);
+    this.users.sendConfirmationEmail(body.email);
     return { success: true };
   }
 
