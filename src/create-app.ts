@@ -7,7 +7,7 @@ import { configureApp } from './configure-app.js';
 export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config),
-    new FastifyAdapter({ bodyLimit: config.BODY_LIMIT_BYTES, trustProxy: config.TRUST_PROXY }),
+    new FastifyAdapter({ bodyLimit: config.BODY_LIMIT_BYTES, trustProxy: config.trustProxy }),
     // Body parsers are configureApp's: Nest's defaults reject the empty JSON bodies clients send.
     { logger: loggerLevels(config.LOG_LEVEL), bodyParser: false },
   );

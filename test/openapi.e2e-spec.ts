@@ -83,6 +83,7 @@ const BODIES: Record<string, { fields: string[]; required: string[] }> = {
   'post /api/v1/users.updateOwnBasicInfo': { fields: ['data'], required: ['data'] },
   'post /api/v1/users.generatePersonalAccessToken': { fields: ['tokenName', 'bypassTwoFactor'], required: ['tokenName'] },
   'post /api/v1/users.removePersonalAccessToken': { fields: ['tokenName'], required: ['tokenName'] },
+  'post /api/v1/users.2fa.unlock': { fields: ['userId'], required: ['userId'] },
   'post /api/v1/users.2fa.validateTOTP': { fields: ['code'], required: ['code'] },
   'post /api/v1/users.2fa.sendEmailCode': { fields: ['emailOrUsername'], required: ['emailOrUsername'] },
   'post /api/v1/twoFactorChallenges.sendEmailCode': { fields: ['challengeId'], required: ['challengeId'] },
@@ -132,7 +133,7 @@ describe('OpenAPI document (GET /api/openapi.json)', () => {
     const declared = routes.map((route) => `${route.method} ${route.path}`).sort();
     // The controllers' metadata and the server agree, and the list is the full surface.
     expect(declared).toEqual(registered);
-    expect(registered).toHaveLength(23);
+    expect(registered).toHaveLength(24);
     expect(registered).toEqual(
       expect.arrayContaining(['post /api/v1/login', 'get /api/v1/me', 'get /api/v1/users.2fa.backupCodesRemaining']),
     );
@@ -256,6 +257,7 @@ describe('OpenAPI document (GET /api/openapi.json)', () => {
       '/api/v1/users.2fa.disableEmail',
       '/api/v1/users.2fa.disableTOTP',
       '/api/v1/users.2fa.regenerateBackupCodes',
+      '/api/v1/users.2fa.unlock',
       '/api/v1/users.2fa.validateTOTP',
       '/api/v1/users.create',
       '/api/v1/users.deleteOwnAccount',

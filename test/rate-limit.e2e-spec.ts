@@ -115,3 +115,26 @@ describe('rate limits on authenticated routes (RATE_LIMIT_AUTHENTICATED_PER_MINU
     expectTooManyRequests(await api.get('/api/v1/me', { auth: victim }));
   });
 });
+
+describe('client address behind a proxy (TRUST_PROXY=1)', () => {
+  let t: TestApp;
+  let api: Api;
+  beforeAll(async () => {
+    t = await createTestApp({ RATE_LIMIT_PER_MINUTE: String(LIMIT), TRUST_PROXY: '1' });
+    api = new Api(t.baseUrl);
+  });
+  afterAll(async () => t?.close());
+
+  it('takes the address the proxy saw: a client cannot reset its limit by forging X-Forwarded-For', async () => {
+    const body = { user: uniqueName('nobody'), password: 'wrong password' };
+    // This test is the proxy: it appends the real client address after whatever the client sent.
+    const viaProxy = (forged: string) => ({ headers: { 'x-forwarded-for': `${forged}, 203.0.113.7` } });
+    const answers = [];
+    for (let i = 0; i < LIMIT; i++) answers.push(await api.post('/api/v1/login', body, viaProxy(`198.51.100.${i}`)));
+    expect(answers.map((res) => res.status)).toEqual([401, 401, 401]);
+    expectTooManyRequests(await api.post('/api/v1/login', body, viaProxy('198.51.100.99')));
+    // Another real client behind the same proxy has its own allowance.
+    const other = await api.post('/api/v1/login', body, { headers: { 'x-forwarded-for': '203.0.113.8' } });
+    expect(other.status).toBe(401);
+  });
+});

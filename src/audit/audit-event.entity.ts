@@ -9,6 +9,7 @@ export type AuditEventType =
   | 'second_factor_verified'
   | 'second_factor_failed'
   | 'lockout'
+  | 'lockout_cleared'
   | 'challenge_created'
   | 'challenge_completed'
   | 'challenge_failed';

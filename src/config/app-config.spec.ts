@@ -65,7 +65,7 @@ describe('loadConfig', () => {
         PORT: ' 8080 ',
         HOST: '0.0.0.0',
         EMAIL_CODE_TTL_SECONDS: '300',
-        TRUST_PROXY: 'yes',
+        TRUST_PROXY: '1',
         COMPAT_SEND_EMAIL_CODE_REVEALS_USER: 'TRUE',
         TWO_FACTOR_EMAIL_AUTO_OPT_IN: '0',
         PUBLIC_URL: 'https://auth.example.com/',
@@ -78,13 +78,25 @@ describe('loadConfig', () => {
       expect(config).toMatchObject({
         PORT: 8080,
         EMAIL_CODE_TTL_SECONDS: 300,
-        TRUST_PROXY: true,
+        TRUST_PROXY: 1,
         COMPAT_SEND_EMAIL_CODE_REVEALS_USER: true,
         TWO_FACTOR_EMAIL_AUTO_OPT_IN: false,
         REMEMBER_2FA_SECONDS: 1800,
       });
       expect(config.publicUrl).toBe('https://auth.example.com');
       expect(config).not.toHaveProperty('UNRELATED_VARIABLE');
+    });
+
+    it('reads TRUST_PROXY as false, a hop count or proxy addresses, and refuses trusting every hop', () => {
+      expect(load({}).TRUST_PROXY).toBe(false);
+      expect(load({ TRUST_PROXY: 'false' }).TRUST_PROXY).toBe(false);
+      expect(load({ TRUST_PROXY: '2' }).TRUST_PROXY).toBe(2);
+      expect(load({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,::1' }).TRUST_PROXY).toEqual(['10.0.0.0/8', '127.0.0.1', '::1']);
+      const hops = load({ TRUST_PROXY: '1' }).trustProxy as (address: string, hop: number) => boolean;
+      expect([hops('127.0.0.1', 0), hops('203.0.113.7', 1)]).toEqual([true, false]);
+      for (const bad of ['true', 'yes', '10.0.0.0/33', '10.0.0.0/8,nope', '11']) {
+        expect(() => load({ TRUST_PROXY: bad }), bad).toThrow(/TRUST_PROXY/);
+      }
     });
 
     it('accepts a complete admin bootstrap', () => {

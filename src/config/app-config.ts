@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { plainToInstance, Transform } from 'class-transformer';
 import {
   IsBoolean,
+  isIP,
   IsEmail,
   IsIn,
   IsInt,
@@ -15,6 +16,7 @@ import {
   MaxLength,
   Min,
   MinLength,
+  ValidateBy,
   validateSync,
   ValidationError,
 } from 'class-validator';
@@ -27,6 +29,24 @@ const toBool = ({ value }: { value: unknown }) => {
   if (['true', '1', 'yes'].includes(normalized)) return true;
   if (['false', '0', 'no'].includes(normalized)) return false;
   return value;
+};
+const toTrustProxy = ({ value }: { value: unknown }) => {
+  if (typeof value !== 'string') return value;
+  const trimmed = value.trim();
+  if (['false', '0', 'no'].includes(trimmed.toLowerCase())) return false;
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  if (['true', 'yes'].includes(trimmed.toLowerCase())) return trimmed;
+  return trimmed
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+};
+const isAddressOrCidr = (entry: string): boolean => {
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const version = isIP(address) ? (address.includes(':') ? 6 : 4) : 0;
+  if (!version || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128);
 };
 const toList = ({ value }: { value: unknown }) =>
   typeof value === 'string'
@@ -111,10 +131,25 @@ export class AppConfig {
   @IsIn(['fatal', 'error', 'warn', 'log', 'debug', 'verbose'])
   LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
 
-  /** Trust X-Forwarded-For from a reverse proxy for the client address (rate limits, remember window). */
-  @Transform(toBool)
-  @IsBoolean()
-  TRUST_PROXY = false;
+  /**
+   * Whom to believe in X-Forwarded-For for the client address (rate limits, the remember window):
+   * `false`, the number of proxies in front of the service, or their addresses (IPs or CIDRs,
+   * comma-separated). Never "every hop": a client could then pick its own address.
+   */
+  @Transform(toTrustProxy)
+  @ValidateBy({
+    name: 'trustProxy',
+    validator: {
+      validate: (value: unknown) =>
+        value === false ||
+        (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 10) ||
+        (Array.isArray(value) && value.length > 0 && value.every(isAddressOrCidr)),
+      defaultMessage: () =>
+        'TRUST_PROXY must be false, the number of proxies in front (1-10), or their IPs/CIDRs, comma-separated ' +
+        '(trusting every hop would let clients choose their own address)',
+    },
+  })
+  TRUST_PROXY: false | number | string[] = false;
 
   @Transform(toInt)
   @IsInt()
@@ -252,6 +287,12 @@ export class AppConfig {
   @IsString()
   @Matches(/^[^:]{1,64}$/, { message: 'TOTP_ISSUER must be 1-64 characters without ":"' })
   TOTP_ISSUER = 'Two-Factor';
+
+  /** TRUST_PROXY as Fastify's trustProxy: a hop count becomes "trust the nearest n hops". */
+  get trustProxy(): boolean | string[] | ((address: string, hop: number) => boolean) {
+    const setting = this.TRUST_PROXY;
+    return typeof setting === 'number' ? (_address: string, hop: number) => hop < setting : setting;
+  }
 
   get publicUrl(): string {
     return (this.PUBLIC_URL ?? `http://${this.HOST}:${this.PORT}`).replace(/\/+$/, '');

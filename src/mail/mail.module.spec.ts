@@ -15,7 +15,12 @@ describe('smtpTransport', () => {
   });
 
   it('defaults the port by scheme and sends no credentials when the URL has none', () => {
-    expect(smtpTransport('smtp://127.0.0.1', 1000)).toMatchObject({ host: '127.0.0.1', port: 587, secure: false, auth: undefined });
+    expect(smtpTransport('smtp://127.0.0.1', 1000)).toMatchObject({
+      host: '127.0.0.1',
+      port: 587,
+      secure: false,
+      auth: undefined,
+    });
     expect(smtpTransport('smtps://smtp.example.com', 1000)).toMatchObject({ port: 465, secure: true });
   });
 });

@@ -102,6 +102,15 @@ export class SecondFactorFailuresService {
     return { maxAttemptsReached, lockedUntil: reservation.lockedUntil };
   }
 
+  /** Lifts a lock (an operator's decision) and forgets every count; false when there was nothing to clear. */
+  async clear(userId: string): Promise<boolean> {
+    await this.dataSource.query('DELETE FROM code_attempts WHERE user_id = $1', [userId]);
+    const cleared = await queryRows(this.dataSource, 'DELETE FROM second_factor_failures WHERE user_id = $1 RETURNING user_id', [
+      userId,
+    ]);
+    return cleared.length > 0;
+  }
+
   /** The reserved attempt succeeded: both counts start again (and any lock it set is lifted). */
   async settleSuccess(userId: string, purpose: CodePurpose): Promise<void> {
     await this.dataSource.query('DELETE FROM code_attempts WHERE user_id = $1 AND purpose = $2', [userId, purpose]);

@@ -214,6 +214,18 @@ export class TwoFactorService {
     return { verified: false, ...outcome };
   }
 
+  /**
+   * An admin lifts a user's second-factor lock: the way out of the lasting lock at
+   * LOCKOUT_MAX_FAILURES. UserNotFound for an unknown user.
+   */
+  async unlock(admin: User, userId: string, client: ClientInfo): Promise<void> {
+    if (!admin.roles.includes('admin')) throw new DomainError(ErrorCode.NotAuthorized, 'Only admins can unlock users');
+    if (!(await this.users.findById(userId))) throw new DomainError(ErrorCode.UserNotFound, 'user not found');
+    if (await this.failures.clear(userId)) {
+      await this.audit.record({ userId, type: 'lockout_cleared', outcome: 'success', client });
+    }
+  }
+
   rememberUntil(): Date {
     return addSeconds(this.clock.now(), this.config.REMEMBER_2FA_SECONDS);
   }

@@ -5,7 +5,7 @@ import type { AuthenticatedSession } from '../../auth/sessions.service.js';
 import { Requires2FA } from '../../two-factor/requires-2fa.decorator.js';
 import { TwoFactorService } from '../../two-factor/two-factor.service.js';
 import type { ClientInfo } from '../../two-factor/two-factor.types.js';
-import { PaginationQueryDto, SendEmailCodeDto, ValidateTotpDto } from './dto/two-factor.dto.js';
+import { PaginationQueryDto, SendEmailCodeDto, UnlockUserDto, ValidateTotpDto } from './dto/two-factor.dto.js';
 import { ClientOf, CurrentAuth, V1Authenticated } from './v1-auth.guard.js';
 import { V1Controller } from './v1-controller.decorator.js';
 import { V1_EXAMPLE, V1_HANDSHAKE_ERRORS, V1Operation } from './v1-openapi.js';
@@ -120,6 +120,21 @@ export class TwoFactorController {
   @V1Authenticated()
   async backupCodesRemaining(@CurrentAuth() auth: AuthenticatedSession) {
     return { success: true, remaining: await this.twoFactor.backupCodesRemaining(auth.user.id) };
+  }
+
+  /** Not in Rocket.Chat: the way out of a lasting lock (LOCKOUT_MAX_FAILURES consecutive failures). */
+  @V1Operation({
+    summary: "Lift a user's second-factor lock (admins)",
+    ok: { success: true },
+    errors: [...V1_HANDSHAKE_ERRORS, ErrorCode.ParameterRequired, ErrorCode.UserNotFound],
+  })
+  @Post('users.2fa.unlock')
+  @HttpCode(200)
+  @V1Authenticated({ roles: ['admin'] })
+  @Requires2FA({ rememberable: false })
+  async unlock(@CurrentAuth() auth: AuthenticatedSession, @Body() body: UnlockUserDto, @ClientOf() client: ClientInfo) {
+    await this.twoFactor.unlock(auth.user, body.userId, client);
+    return { success: true };
   }
 
   /** The caller's own second-factor events, newest first. */

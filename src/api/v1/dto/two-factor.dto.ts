@@ -11,6 +11,14 @@ export class SendEmailCodeDto {
   emailOrUsername: string;
 }
 
+export class UnlockUserDto {
+  @ApiProperty({ description: 'The id of the user whose second factor is locked', example: 'rbAXPnMktTFbNpwtJ' })
+  @RequiredParam()
+  @IsString()
+  @MaxLength(32)
+  userId: string;
+}
+
 /** Rocket.Chat's pagination parameters. */
 export class PaginationQueryDto {
   @ApiPropertyOptional({ type: 'integer', description: 'Page size', example: 50, default: 50, minimum: 1, maximum: 100 })
