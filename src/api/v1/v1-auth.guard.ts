@@ -4,6 +4,7 @@ import { ApiHeader } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { SessionsService, type AuthenticatedSession } from '../../auth/sessions.service.js';
 import { DomainError, ErrorCode } from '../../common/domain-error.js';
+import { clientInfoOf } from '../../two-factor/two-factor.guard.js';
 import type { TwoFactorSubject } from '../../two-factor/two-factor.types.js';
 import { AUTHENTICATED_ROUTE } from '../../rate-limit/rate-limit.guard.js';
 import { V1ErrorResponse } from './v1-openapi.js';
@@ -72,7 +73,7 @@ export const CurrentAuth = createParamDecorator((_: unknown, context: ExecutionC
   return auth;
 });
 
-export const ClientOf = createParamDecorator((_: unknown, context: ExecutionContext) => {
-  const request = context.switchToHttp().getRequest<V1Request>();
-  return { ip: request.ip ?? '', userAgent: headerValue(request, 'user-agent') ?? '' };
-});
+/** The client as the remember window and the audit trail see it (the same reading as TwoFactorGuard's). */
+export const ClientOf = createParamDecorator((_: unknown, context: ExecutionContext) =>
+  clientInfoOf(context.switchToHttp().getRequest<V1Request>()),
+);
