@@ -226,9 +226,9 @@ describe('2FA handshake limits, fallback and bypass (surface 1)', () => {
       // Nor through users.2fa.sendEmailCode (the same answer as ever; the work happens after it).
       const resend = await api.post('/api/v1/users.2fa.sendEmailCode', { emailOrUsername: subject.user.username });
       expect(resend.body).toEqual({ success: true });
-      await expect(t.mail.waitFor((m) => m.to.includes(subject.user.email), { after: mailsBefore, timeoutMs: 700 })).rejects.toThrow(
-        /No matching mail/,
-      );
+      await expect(
+        t.mail.waitFor((m) => m.to.includes(subject.user.email), { after: mailsBefore, timeoutMs: 700 }),
+      ).rejects.toThrow(/No matching mail/);
       expect(await countPersonalTokens(subject.user.userId)).toBe(0);
 
       // Once the lock has passed, codes are mailed and accepted again.
