@@ -39,12 +39,7 @@ export class EmailCodesService {
   ) {}
 
   /** A new code; older outstanding ones beyond EMAIL_CODE_MAX_OUTSTANDING - 1 die. */
-  async issue(
-    manager: EntityManager,
-    userId: string,
-    purpose: CodePurpose,
-    challengeId: string | null = null,
-  ): Promise<IssuedCode> {
+  async issue(manager: EntityManager, userId: string, purpose: CodePurpose): Promise<IssuedCode> {
     const now = this.clock.now();
     const code = randomInt(0, 1_000_000).toString().padStart(6, '0');
     const expiresAt = addSeconds(now, this.config.EMAIL_CODE_TTL_SECONDS);
@@ -58,7 +53,8 @@ export class EmailCodesService {
     await manager.insert(EmailCode, {
       userId,
       purpose,
-      challengeId,
+      // Codes are the user's, shared by the handshake and login challenges (see ChallengesService).
+      challengeId: null,
       codeHmac: this.hmac(userId, purpose, code),
       expiresAt,
       consumedAt: null,

@@ -388,9 +388,8 @@ export class TwoFactorService {
   }
 
   /**
-   * The `totp` method's check, for callers outside the handshake (login challenges): an
-   * authenticator code (±1 step, each step once) or an unused backup code, which is then used up.
-   * Records no failure or audit event: the caller counts attempts its own way.
+   * The `totp` method's check: an authenticator code (±1 step, each step once) or an unused backup
+   * code, then used up. Counts nothing: callers go through `verify` (the handshake, challenges).
    */
   async verifyTotpOrBackupCode(user: User, code: string): Promise<boolean> {
     if (normalizeTotpCode(code)) return this.totp.verify(user.id, code);
