@@ -9,7 +9,6 @@ import { HealthModule } from './health/health.module.js';
 import { MailModule } from './mail/mail.module.js';
 import { RateLimitModule } from './rate-limit/rate-limit.module.js';
 import { UsersModule } from './users/users.module.js';
-import { AdminBootstrap } from './users/admin.bootstrap.js';
 
 @Module({})
 export class AppModule {
@@ -28,7 +27,6 @@ export class AppModule {
         RateLimitModule,
       ],
       providers: [
-        AdminBootstrap,
         // Errors raised outside any controller (body parsing, unknown routes) get surface 1's shape.
         { provide: APP_FILTER, useClass: V1ExceptionFilter },
       ],

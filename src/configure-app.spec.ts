@@ -1,29 +1,27 @@
-import { plainToInstance } from 'class-transformer';
-import { validateSync } from 'class-validator';
 import { describe, expect, it } from 'vitest';
-import { SendEmailCodeDto } from './api/v1/dto/two-factor.dto.js';
-import { RegisterDto } from './api/v1/dto/users.dto.js';
-import { ErrorCode } from './common/domain-error.js';
-import { validationExceptionFactory } from './configure-app.js';
+import { unsafeValueReason } from './configure-app.js';
 
-const errorsOf = <T extends object>(type: new () => T, body: Record<string, unknown>) =>
-  validateSync(plainToInstance(type, body), { whitelist: true, forbidNonWhitelisted: true });
-
-describe('validationExceptionFactory', () => {
-  it('reports a missing required parameter as PARAMETER_REQUIRED', () => {
-    const error = validationExceptionFactory(errorsOf(SendEmailCodeDto, {}));
-    expect(error.code).toBe(ErrorCode.ParameterRequired);
-    expect(error.message).toBe('emailOrUsername is required');
+describe('unsafeValueReason', () => {
+  it('accepts ordinary JSON, including astral characters (well-formed surrogate pairs)', () => {
+    expect(unsafeValueReason({ name: 'Ada 😀', nested: { list: ['a', 1, null, true] } })).toBeNull();
   });
 
-  it('names fields, not values, for invalid and unknown ones', () => {
-    const error = validationExceptionFactory(
-      errorsOf(RegisterDto, { username: 'bob', email: 'bob@example.com', pass: 12345678, name: 'Bob', admin: 'hunter2' }),
-    );
-    expect(error.code).toBe(ErrorCode.InvalidParams);
-    expect(error.message).toContain('pass is invalid');
-    expect(error.message).toContain('admin is not allowed');
-    expect(error.message).not.toContain('hunter2');
-    expect(error.message).not.toContain('12345678');
+  it.each([
+    ['a NUL byte', { user: 'a\u0000b' }, 'holds a NUL character'],
+    ['an unpaired high surrogate', { email: '\ud800x@example.com' }, 'holds an unpaired surrogate'],
+    ['an unpaired low surrogate', { email: 'x\udc00' }, 'holds an unpaired surrogate'],
+    ['a nested NUL', { data: { list: ['ok', 'b\u0000'] } }, 'holds a NUL character'],
+    ['a __proto__ key', JSON.parse('{"__proto__":{"admin":true}}'), 'holds the reserved key "__proto__"'],
+    ['a toString key', { data: { toString: 'x' } }, 'holds the reserved key "toString"'],
+    ['a constructor key', { constructor: { prototype: {} } }, 'holds the reserved key "constructor"'],
+    ['a NUL in a key', { 'a\u0000': 1 }, 'has a key that holds a NUL character'],
+  ])('refuses %s', (_label, value, reason) => {
+    expect(unsafeValueReason(value)).toBe(reason);
+  });
+
+  it('refuses nesting deeper than any request needs', () => {
+    let value: unknown = 'leaf';
+    for (let i = 0; i < 40; i++) value = { next: value };
+    expect(unsafeValueReason(value)).toBe('is nested too deeply');
   });
 });

@@ -1,36 +1,46 @@
-import { BadRequestException, UnsupportedMediaTypeException, ValidationError, ValidationPipe } from '@nestjs/common';
+import { BadRequestException, UnsupportedMediaTypeException } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { DomainError, ErrorCode } from './common/domain-error.js';
-
-const flatten = (errors: ValidationError[], parent = ''): ValidationError[] =>
-  errors.flatMap((error) => {
-    const path = parent ? `${parent}.${error.property}` : error.property;
-    return error.children?.length ? flatten(error.children, path) : [{ ...error, property: path }];
-  });
-
-/** Names the fields and the rule they broke, never the values (they may be passwords or codes). */
-export const validationExceptionFactory = (errors: ValidationError[]): DomainError => {
-  const flat = flatten(errors);
-  const required = flat.find(
-    (error) =>
-      Object.values(error.contexts ?? {}).some((context) => (context as { parameterRequired?: boolean }).parameterRequired) &&
-      (error.value === undefined || error.value === null || error.value === ''),
-  );
-  if (required) return new DomainError(ErrorCode.ParameterRequired, `${required.property} is required`);
-  const problems = flat.map((error) =>
-    error.constraints?.whitelistValidation ? `${error.property} is not allowed` : `${error.property} is invalid`,
-  );
-  return new DomainError(ErrorCode.InvalidParams, [...new Set(problems)].join('; ') || 'Invalid parameters');
-};
+import { createValidationPipe } from './api/shared/validation-pipe.js';
 
 class BodyShapeError extends BadRequestException {}
 
 /**
- * JSON.parse keeps `__proto__` as an own key; copied onto a DTO by class-transformer it replaces
- * the DTO's prototype (fields then read through it, unvalidated). Rejected like any unknown field.
+ * Keys that name a property every object inherits (`__proto__`, `constructor`, `toString`, …).
+ * JSON.parse keeps them as own keys; copied onto a DTO by class-transformer, `__proto__` replaces
+ * the DTO's prototype, and the others shadow methods the code calls (`String(x)` on an object
+ * whose `toString` is a string throws). Refused wherever they appear, before any code sees them.
  */
-const POISONED_KEYS = new Set(['__proto__', 'constructor']);
+const PROTOTYPE_KEYS = new Set([...Object.getOwnPropertyNames(Object.prototype), 'prototype']);
+
+/** A lone UTF-16 surrogate: no valid text holds one, and encoders (encodeURI, PostgreSQL) throw on it. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Why a parsed value cannot be handed to the application, or null. Strings with NUL (PostgreSQL
+ * refuses them in text columns) or lone surrogates are refused here, once for every field of every
+ * route, instead of surfacing later as a database or encoder exception.
+ */
+export function unsafeValueReason(value: unknown, depth = 0): string | null {
+  if (depth > 32) return 'is nested too deeply';
+  if (typeof value === 'string') {
+    if (value.includes('\u0000')) return 'holds a NUL character';
+    if (LONE_SURROGATE.test(value)) return 'holds an unpaired surrogate';
+    return null;
+  }
+  if (value === null || typeof value !== 'object') return null;
+  for (const [key, item] of Object.entries(value)) {
+    if (PROTOTYPE_KEYS.has(key)) return `holds the reserved key ${JSON.stringify(key)}`;
+    const keyProblem = unsafeValueReason(key);
+    if (keyProblem) return `has a key that ${keyProblem}`;
+    const problem = unsafeValueReason(item, depth + 1);
+    if (problem) return problem;
+  }
+  return null;
+}
+
+/** The body's problem as the client sees it: what is wrong, never the value. */
+const refuse = (reason: string) => new BodyShapeError(`The body ${reason}`);
 
 /**
  * Everything the HTTP application needs beyond its modules; main.ts and the end-to-end tests
@@ -38,26 +48,26 @@ const POISONED_KEYS = new Set(['__proto__', 'constructor']);
  */
 export async function configureApp(app: NestFastifyApplication): Promise<void> {
   const fastify = app.getHttpAdapter().getInstance();
+  // Only JSON reaches the API (and form posts only the verification page): Fastify's own parsers
+  // (text/plain among them) would let other bodies through to routes that take no parameters.
+  fastify.removeAllContentTypeParsers();
   // An empty JSON body is a request without parameters (Rocket.Chat clients send those);
   // the top level must be an object.
-  fastify.removeContentTypeParser('application/json');
   fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
     const text = String(body);
     if (text.trim() === '') return done(null, {});
+    let parsed: unknown;
     try {
-      let poisoned = false;
-      const parsed: unknown = JSON.parse(text, (key, value: unknown) => {
-        if (POISONED_KEYS.has(key)) poisoned = true;
-        return value;
-      });
-      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-        return done(new BodyShapeError('The body must be a JSON object'), undefined);
-      }
-      if (poisoned) return done(new BodyShapeError('The body must not hold __proto__ or constructor keys'), undefined);
-      return done(null, parsed);
+      parsed = JSON.parse(text);
     } catch {
-      return done(new BodyShapeError('The body is not valid JSON'), undefined);
+      return done(refuse('is not valid JSON'), undefined);
     }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      return done(refuse('must be a JSON object'), undefined);
+    }
+    const problem = unsafeValueReason(parsed);
+    if (problem) return done(refuse(problem), undefined);
+    return done(null, parsed);
   });
   // The verification page's confirm button posts a form. The API itself takes JSON only, so a
   // cross-site HTML form cannot post to it (no login CSRF).
@@ -65,25 +75,18 @@ export async function configureApp(app: NestFastifyApplication): Promise<void> {
     if (request.url.startsWith('/api/')) {
       return done(new UnsupportedMediaTypeException('The API accepts application/json bodies only'), undefined);
     }
-    const fields = new URLSearchParams(String(body));
-    if ([...fields.keys()].some((key) => POISONED_KEYS.has(key))) {
-      return done(new BodyShapeError('The body must not hold __proto__ or constructor keys'), undefined);
-    }
-    done(null, Object.fromEntries(fields));
+    const fields = Object.fromEntries(new URLSearchParams(String(body)));
+    const problem = unsafeValueReason(fields);
+    if (problem) return done(refuse(problem), undefined);
+    done(null, fields);
+  });
+  // Query strings get the same scrutiny as bodies.
+  fastify.addHook('preValidation', (request, _reply, done) => {
+    const problem = unsafeValueReason(request.query);
+    done(problem ? new BodyShapeError(`The query ${problem}`) : undefined);
   });
 
-  app.useGlobalPipes(
-    new ValidationPipe({
-      whitelist: true,
-      forbidNonWhitelisted: true,
-      forbidUnknownValues: true,
-      transform: true,
-      transformOptions: { enableImplicitConversion: false },
-      validationError: { target: false, value: true },
-      exceptionFactory: validationExceptionFactory,
-    }),
-  );
-  app.enableShutdownHooks();
+  app.useGlobalPipes(createValidationPipe());
 
   const document = SwaggerModule.createDocument(
     app,

@@ -16,4 +16,5 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
 }
 
 const LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
-const loggerLevels = (level: AppConfig['LOG_LEVEL']) => LEVELS.slice(0, LEVELS.indexOf(level) + 1);
+/** LOG_LEVEL and every level more severe. */
+export const loggerLevels = (level: AppConfig['LOG_LEVEL']) => LEVELS.slice(0, LEVELS.indexOf(level) + 1);

@@ -2,19 +2,25 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { ConfigError, loadConfig } from './config/app-config.js';
 import { createApp } from './create-app.js';
+import { ClusterPlacementError, placeCluster } from './database/cluster-location.js';
+import { embeddedClusterDir } from './database/database.module.js';
+import { handleShutdownSignals } from './shutdown.js';
 
 async function main(): Promise<void> {
   let config;
   try {
     config = loadConfig();
+    // Checked before Nest starts, where a failure would only surface as a stack trace in its log.
+    if (!config.DATABASE_URL) placeCluster(embeddedClusterDir(config));
   } catch (error) {
-    if (error instanceof ConfigError) {
+    if (error instanceof ConfigError || error instanceof ClusterPlacementError) {
       console.error(error.message);
       process.exit(78); // EX_CONFIG
     }
     throw error;
   }
   const app = await createApp(config);
+  handleShutdownSignals(app);
   await app.listen(config.PORT, config.HOST);
   new Logger('Main').log(`Listening on http://${config.HOST}:${config.PORT} (public URL ${config.publicUrl})`);
 }

@@ -318,15 +318,10 @@ describe('email two-factor (surface 1)', () => {
       }
     });
 
-    it('rejects unknown fields and wrong types with invalid-params', async () => {
+    it('rejects wrong types with invalid-params', async () => {
       const user = await registerVerifiedUser(api, t);
       const before = t.mail.messages.length;
-      for (const body of [
-        { emailOrUsername: user.username, extra: true },
-        { emailOrUsername: user.username, password: 'x' },
-        { emailOrUsername: 12345 },
-        { emailOrUsername: { $ne: null } },
-      ]) {
+      for (const body of [{ emailOrUsername: [user.username] }, { emailOrUsername: 12345 }, { emailOrUsername: { $ne: null } }]) {
         const res = await api.post(SEND_CODE, body);
         expect(res.status).toBe(400);
         expect(res.body).toEqual({

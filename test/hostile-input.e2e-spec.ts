@@ -23,14 +23,18 @@ const SECRET_CODE = '913-577';
 /** Something that must never show up in an answer. */
 const SECRETS = [SECRET_PASSWORD, SECRET_CODE, '913577'];
 
+type Caller = 'anonymous' | 'victim' | 'admin';
+
 interface Endpoint {
   name: string;
   path: string;
-  authenticated: boolean;
-  /** A well-formed body for the endpoint carrying `value` in one of its string fields. */
-  withString(value: unknown): Record<string, unknown>;
-  /** A body with `value` as the display name, for endpoints that take one. */
-  withName?(value: string): Record<string, unknown>;
+  caller: Caller;
+  /** A well-formed body for the endpoint (fresh names each call). */
+  valid(): Record<string, unknown>;
+  /** Where a string is expected, as dotted paths into the body. */
+  stringFields: string[];
+  /** Fields taking a display name, for the control-character cases. */
+  nameField?: string;
   /** A raw body hiding a field in a nested object's `__proto__`. */
   nestedProto?: string;
 }
@@ -48,8 +52,29 @@ interface HostileCase {
 const withRawKey = (key: string, value: unknown, body: Record<string, unknown>): string =>
   `{${JSON.stringify(key)}:${JSON.stringify(value)},${JSON.stringify(body).slice(1)}`;
 
+/** `body` with `value` at the dotted `path`. */
+function setAt(body: Record<string, unknown>, path: string, value: unknown): Record<string, unknown> {
+  const [head, ...rest] = path.split('.') as [string, ...string[]];
+  if (rest.length === 0) return { ...body, [head]: value };
+  return { ...body, [head]: setAt((body[head] as Record<string, unknown>) ?? {}, rest.join('.'), value) };
+}
+
+/** Every class of value that is not a string where a string is expected, or a string no field may hold. */
+const HOSTILE_VALUES: Array<[string, unknown, number?]> = [
+  ['a NUL byte', `a\u0000${SECRET_CODE}`],
+  ['an unpaired surrogate', `\ud800x${SECRET_PASSWORD}`],
+  ['a lone low surrogate', `x\udc00`],
+  ['null', null],
+  ['an array', [SECRET_PASSWORD]],
+  ['a number', 913577],
+  ['a boolean', true],
+  ['an object', { $ne: null, password: SECRET_PASSWORD }],
+  ['an object with toString', { toString: 'x' }],
+  ['a 100 kB string', `${SECRET_PASSWORD}${'x'.repeat(100 * 1024)}`, 413],
+];
+
 function hostileCases(endpoint: Endpoint): HostileCase[] {
-  const valid = endpoint.withString(uniqueName('hostile'));
+  const valid = endpoint.valid();
   const form = new URLSearchParams(
     Object.entries(valid).map(([key, value]): [string, string] => [
       key,
@@ -64,19 +89,16 @@ function hostileCases(endpoint: Endpoint): HostileCase[] {
     { name: 'a JSON number', rawBody: '913577' },
     { name: 'JSON null', rawBody: 'null' },
     { name: 'JSON true', rawBody: 'true' },
-    { name: 'a number for a string', body: endpoint.withString(913577) },
-    { name: 'an object for a string', body: endpoint.withString({ $ne: null, password: SECRET_PASSWORD }) },
-    { name: 'an array for a string', body: endpoint.withString([SECRET_PASSWORD]) },
-    { name: 'a boolean for a string', body: endpoint.withString(true) },
-    { name: 'an unknown field', body: { ...valid, isAdmin: true, code: SECRET_CODE, roles: ['admin'] } },
     {
       name: 'an oversized body',
-      body: endpoint.withString(`${SECRET_PASSWORD}${'x'.repeat(BODY_LIMIT + 1)}`),
+      body: { ...valid, padding: `${SECRET_PASSWORD}${'x'.repeat(BODY_LIMIT + 1)}` },
       status: 413,
     },
-    { name: 'a very long string', body: endpoint.withString(`${SECRET_PASSWORD}${'a'.repeat(3000)}`) },
     { name: 'a __proto__ key', rawBody: withRawKey('__proto__', { isAdmin: true, roles: ['admin'] }, valid) },
     { name: 'a constructor.prototype key', rawBody: withRawKey('constructor', { prototype: { isAdmin: true } }, valid) },
+    { name: 'a toString key', rawBody: withRawKey('toString', SECRET_PASSWORD, valid) },
+    { name: 'a hasOwnProperty key', rawBody: withRawKey('hasOwnProperty', 'x', valid) },
+    { name: 'a NUL byte in a key', rawBody: withRawKey('a\u0000b', 'x', valid) },
     {
       name: 'a form body with a __proto__ key',
       rawBody: `${form.toString()}&__proto__=admin`,
@@ -86,7 +108,7 @@ function hostileCases(endpoint: Endpoint): HostileCase[] {
     // What a cross-site HTML form sends: the API reads JSON only (no login CSRF).
     { name: 'a valid form body', rawBody: form.toString(), contentType: 'application/x-www-form-urlencoded', status: 415 },
     // A JSON object sent as text/plain (what a cross-site form can send) is not read as JSON.
-    { name: 'a text/plain body', rawBody: JSON.stringify(valid), contentType: 'text/plain' },
+    { name: 'a text/plain body', rawBody: JSON.stringify(valid), contentType: 'text/plain', status: 415 },
     {
       name: 'an XML body',
       rawBody: `<login><password>${SECRET_PASSWORD}</password></login>`,
@@ -99,9 +121,15 @@ function hostileCases(endpoint: Endpoint): HostileCase[] {
       contentType: 'multipart/form-data; boundary=b',
       status: 415,
     },
+    { name: 'an octet-stream body', rawBody: SECRET_PASSWORD, contentType: 'application/octet-stream', status: 415 },
   ];
+  for (const field of endpoint.stringFields) {
+    for (const [label, value, status] of HOSTILE_VALUES) {
+      cases.push({ name: `${label} in ${field}`, body: setAt(valid, field, value), ...(status ? { status } : {}) });
+    }
+  }
   if (endpoint.nestedProto) cases.push({ name: 'a nested __proto__ key', rawBody: endpoint.nestedProto });
-  if (endpoint.withName) {
+  if (endpoint.nameField) {
     for (const [label, name] of [
       ['NUL', 'Eve\u0000Admin'],
       ['an escape sequence', 'Eve\u001b[31mRed'],
@@ -109,41 +137,62 @@ function hostileCases(endpoint: Endpoint): HostileCase[] {
       ['a carriage return', 'Eve\r\nSet-Cookie: x=1'],
       ['DEL', 'Eve\u007f'],
     ] as const) {
-      cases.push({ name: `control characters in the name (${label})`, body: endpoint.withName(name) });
+      cases.push({ name: `control characters in the name (${label})`, body: setAt(valid, endpoint.nameField, name) });
     }
   }
   return cases;
 }
+
+const ADMIN = { username: 'hostileadmin', email: 'hostileadmin@example.com', password: 'hostile admin password' };
 
 describe('hostile input (surface 1)', () => {
   let t: TestApp;
   let api: Api;
   let victim: TestUser;
   let victimAuth: Credentials;
+  let adminAuth: Credentials;
   const agent = { 'user-agent': 'hostile-input/victim' };
 
   beforeAll(async () => {
-    t = await createTestApp({ BODY_LIMIT_BYTES: String(BODY_LIMIT) });
+    t = await createTestApp({
+      BODY_LIMIT_BYTES: String(BODY_LIMIT),
+      ADMIN_USERNAME: ADMIN.username,
+      ADMIN_EMAIL: ADMIN.email,
+      ADMIN_PASSWORD: ADMIN.password,
+    });
     api = new Api(t.baseUrl);
     victim = await registerVerifiedUser(api, t);
     // Logged in with the emailed code: the route handshake below is remembered for this agent.
     victimAuth = await loginWithEmailCode(api, t, victim, agent);
+    adminAuth = await loginWithEmailCode(api, t, { ...ADMIN, userId: '' }, agent);
+    // A token to regenerate or remove, so those bodies are otherwise valid.
+    await api.post('/api/v1/users.generatePersonalAccessToken', { tokenName: 'keep' }, { auth: victimAuth, headers: agent });
   });
   afterAll(async () => t?.close());
 
-  /** Counts and a digest of the rows a request could change. */
+  /** Every row a request could change, as a digest per table (last_used_at is touched by reads). */
   async function snapshot(): Promise<Record<string, unknown>> {
-    const [row] = await t.db.query(`
-      SELECT (SELECT count(*) FROM users) AS users,
-             (SELECT count(*) FROM user_emails) AS user_emails,
-             (SELECT count(*) FROM sessions) AS sessions,
-             (SELECT count(*) FROM sessions WHERE revoked_at IS NOT NULL) AS revoked_sessions,
-             (SELECT count(*) FROM email_codes) AS email_codes,
-             (SELECT count(*) FROM two_factor_methods) AS two_factor_methods,
-             (SELECT count(*) FROM mail_outbox) AS mail_outbox,
-             (SELECT md5(coalesce(string_agg(id || username || name || coalesce(password_hash, '') || array_to_string(roles, ','), '|' ORDER BY id), ''))
-                FROM users) AS users_digest`);
-    return row;
+    const tables = [
+      'users',
+      'user_emails',
+      'sessions',
+      'two_factor_methods',
+      'email_codes',
+      'backup_codes',
+      'code_attempts',
+      'second_factor_failures',
+      'challenges',
+      'mail_outbox',
+      'audit_events',
+    ];
+    const digests: Record<string, unknown> = {};
+    for (const table of tables) {
+      const [row] = await t.db.query(
+        `SELECT count(*)::int AS n, md5(coalesce(string_agg((to_jsonb(x) - 'last_used_at')::text, '|' ORDER BY (to_jsonb(x) - 'last_used_at')::text), '')) AS digest FROM ${table} x`,
+      );
+      digests[table] = row;
+    }
+    return digests;
   }
 
   function expectSurfaceOneFailure(res: ApiResponse, status = 400): void {
@@ -156,6 +205,7 @@ describe('hostile input (surface 1)', () => {
       error: expect.stringMatching(/ \[[a-z0-9-]+\]$/),
     });
     expect(res.body.error.endsWith(`[${res.body.errorType}]`)).toBe(true);
+    if (status === 400) expect(['invalid-params', 'error-parameter-required']).toContain(res.body.errorType);
   }
 
   function expectNoSecrets(res: ApiResponse): void {
@@ -165,54 +215,143 @@ describe('hostile input (surface 1)', () => {
     expect(text.length).toBeLessThan(1000);
   }
 
+  const fresh = () => uniqueName('hostile');
   const endpoints: Endpoint[] = [
     {
       name: 'POST /api/v1/login',
       path: '/api/v1/login',
-      authenticated: false,
-      withString: (value) => ({ user: value, password: SECRET_PASSWORD, code: SECRET_CODE }),
+      caller: 'anonymous',
+      valid: () => ({ user: fresh(), password: SECRET_PASSWORD, code: SECRET_CODE }),
+      stringFields: ['user', 'password', 'code'],
+    },
+    {
+      name: 'POST /api/v1/login (resume)',
+      path: '/api/v1/login',
+      caller: 'anonymous',
+      valid: () => ({ resume: SECRET_PASSWORD }),
+      stringFields: ['resume'],
     },
     {
       name: 'POST /api/v1/users.register',
       path: '/api/v1/users.register',
-      authenticated: false,
-      withString: (value) => {
-        const username = uniqueName('hostile');
-        return { username: value, email: `${username}@example.com`, pass: SECRET_PASSWORD, name: 'Hostile' };
+      caller: 'anonymous',
+      valid: () => {
+        const username = fresh();
+        return { username, email: `${username}@example.com`, pass: SECRET_PASSWORD, name: 'Hostile' };
       },
-      withName: (name) => {
-        const username = uniqueName('hostile');
-        return { username, email: `${username}@example.com`, pass: SECRET_PASSWORD, name };
-      },
+      stringFields: ['username', 'email', 'pass', 'name'],
+      nameField: 'name',
     },
     {
-      name: 'POST /api/v1/users.2fa.sendEmailCode',
-      path: '/api/v1/users.2fa.sendEmailCode',
-      authenticated: false,
-      withString: (value) => ({ emailOrUsername: value }),
+      name: 'POST /api/v1/users.sendConfirmationEmail',
+      path: '/api/v1/users.sendConfirmationEmail',
+      caller: 'anonymous',
+      valid: () => ({ email: `${fresh()}@example.com` }),
+      stringFields: ['email'],
     },
     {
       name: 'POST /api/v1/users.verifyEmail',
       path: '/api/v1/users.verifyEmail',
-      authenticated: false,
-      withString: (value) => ({ token: value }),
+      caller: 'anonymous',
+      valid: () => ({ token: fresh() }),
+      stringFields: ['token'],
+    },
+    {
+      name: 'POST /api/v1/users.2fa.sendEmailCode',
+      path: '/api/v1/users.2fa.sendEmailCode',
+      caller: 'anonymous',
+      valid: () => ({ emailOrUsername: fresh() }),
+      stringFields: ['emailOrUsername'],
+    },
+    {
+      name: 'POST /api/v1/twoFactorChallenges.sendEmailCode',
+      path: '/api/v1/twoFactorChallenges.sendEmailCode',
+      caller: 'anonymous',
+      valid: () => ({ challengeId: 'ab'.repeat(32) }),
+      stringFields: ['challengeId'],
+    },
+    {
+      name: 'POST /api/v1/twoFactorChallenges.verifyChallenge',
+      path: '/api/v1/twoFactorChallenges.verifyChallenge',
+      caller: 'anonymous',
+      valid: () => ({ challengeId: 'ab'.repeat(32), code: SECRET_CODE }),
+      stringFields: ['challengeId', 'code'],
     },
     {
       name: 'POST /api/v1/users.updateOwnBasicInfo (authenticated, 2FA remembered)',
       path: '/api/v1/users.updateOwnBasicInfo',
-      authenticated: true,
-      withString: (value) => ({ data: { name: value } }),
-      withName: (name) => ({ data: { name } }),
+      caller: 'victim',
+      valid: () => ({ data: { name: 'Victim' } }),
+      stringFields: ['data.name', 'data.username', 'data.email', 'data.currentPassword', 'data.newPassword'],
+      nameField: 'data.name',
       nestedProto: `{"data":{"__proto__":{"email":"taken-over@example.com","newPassword":"${SECRET_PASSWORD}"},"name":"Proto"}}`,
     },
+    {
+      name: 'POST /api/v1/users.generatePersonalAccessToken',
+      path: '/api/v1/users.generatePersonalAccessToken',
+      caller: 'victim',
+      valid: () => ({ tokenName: fresh() }),
+      stringFields: ['tokenName'],
+      nameField: 'tokenName',
+    },
+    {
+      name: 'POST /api/v1/users.regeneratePersonalAccessToken',
+      path: '/api/v1/users.regeneratePersonalAccessToken',
+      caller: 'victim',
+      valid: () => ({ tokenName: 'keep' }),
+      stringFields: ['tokenName'],
+    },
+    {
+      name: 'POST /api/v1/users.removePersonalAccessToken',
+      path: '/api/v1/users.removePersonalAccessToken',
+      caller: 'victim',
+      valid: () => ({ tokenName: 'keep' }),
+      stringFields: ['tokenName'],
+    },
+    {
+      name: 'POST /api/v1/users.deleteOwnAccount',
+      path: '/api/v1/users.deleteOwnAccount',
+      caller: 'victim',
+      valid: () => ({ password: 'ab'.repeat(32) }),
+      stringFields: ['password'],
+    },
+    {
+      name: 'POST /api/v1/users.2fa.validateTOTP',
+      path: '/api/v1/users.2fa.validateTOTP',
+      caller: 'victim',
+      valid: () => ({ code: SECRET_CODE }),
+      stringFields: ['code'],
+    },
+    {
+      name: 'POST /api/v1/users.create (admin)',
+      path: '/api/v1/users.create',
+      caller: 'admin',
+      valid: () => {
+        const username = fresh();
+        return { username, email: `${username}@example.com`, password: SECRET_PASSWORD, name: 'Hostile' };
+      },
+      stringFields: ['username', 'email', 'password', 'name'],
+      nameField: 'name',
+    },
+    {
+      name: 'POST /api/v1/users.2fa.unlock (admin)',
+      path: '/api/v1/users.2fa.unlock',
+      caller: 'admin',
+      valid: () => ({ userId: fresh() }),
+      stringFields: ['userId'],
+    },
   ];
+
+  const optionsFor = (caller: Caller): RequestOptions => ({
+    headers: { ...agent },
+    ...(caller === 'victim' ? { auth: victimAuth } : caller === 'admin' ? { auth: adminAuth } : {}),
+  });
 
   for (const endpoint of endpoints) {
     describe(endpoint.name, () => {
       for (const hostile of hostileCases(endpoint)) {
         it(`${hostile.name}: 4xx in surface 1's shape, nothing echoed, nothing changed`, async () => {
-          const options: RequestOptions = { headers: { ...agent } };
-          if (endpoint.authenticated) options.auth = victimAuth;
+          const options = optionsFor(endpoint.caller);
           if (hostile.contentType) options.headers!['content-type'] = hostile.contentType;
           if (hostile.rawBody !== undefined) options.rawBody = hostile.rawBody;
           const before = await snapshot();
@@ -228,6 +367,42 @@ describe('hostile input (surface 1)', () => {
       }
     });
   }
+
+  describe('routes without a body: anything but JSON is 415, a hostile query is 400', () => {
+    const bodiless: Array<[string, string]> = [
+      ['POST', '/api/v1/logout'],
+      ['POST', '/api/v1/users.2fa.enableEmail'],
+      ['POST', '/api/v1/users.2fa.disableEmail'],
+      ['POST', '/api/v1/users.2fa.enableTOTP'],
+      ['POST', '/api/v1/users.2fa.disableTOTP'],
+      ['POST', '/api/v1/users.2fa.regenerateBackupCodes'],
+    ];
+    for (const [method, path] of bodiless) {
+      for (const contentType of ['text/plain', 'application/x-www-form-urlencoded', 'application/octet-stream']) {
+        it(`${method} ${path} with ${contentType}: 415, nothing changed`, async () => {
+          const before = await snapshot();
+          const res = await api.request(method, path, undefined, {
+            ...optionsFor('victim'),
+            headers: { ...agent, 'content-type': contentType },
+            rawBody: 'x=1',
+          });
+          expectSurfaceOneFailure(res, 415);
+          expect(await snapshot()).toEqual(before);
+        });
+      }
+    }
+    for (const [label, value] of [
+      ['a NUL byte', '%00'],
+      ['a lone surrogate', '%ED%A0%80'],
+      ['a number too large', '1e400'],
+      ['an array', '1&count=2'],
+    ] as const) {
+      it(`GET users.2fa.events with ${label} in the query: 400 invalid-params`, async () => {
+        const res = await api.get(`/api/v1/users.2fa.events?count=${value}`, optionsFor('victim'));
+        expectSurfaceOneFailure(res, 400);
+      });
+    }
+  });
 
   it('the authenticated route still works for the victim afterwards (the session was not harmed)', async () => {
     const res = await api.post(

@@ -315,7 +315,12 @@ describe('surface 1: login, logout, me', () => {
         username: user.username,
         name: `Test ${user.username}`,
         emails: [{ address: user.email, verified: true }],
+        email: user.email,
+        // Rocket.Chat's user fields (its /me test asserts active, roles and settings.preferences).
+        active: true,
         roles: ['user'],
+        status: 'online',
+        settings: { preferences: {} },
         createdAt: expect.any(String),
         services: { email2fa: { enabled: true }, totp: { enabled: false } },
         success: true,

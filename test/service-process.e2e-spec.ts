@@ -1,13 +1,29 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findFreePort } from '../src/database/embedded-postgres.js';
+import { FALLBACK_ROOT, fallbackClusterDir, placeCluster } from '../src/database/cluster-location.js';
+import { buildService, holdRequests, linesInOutputOrder, startService, type ServiceProcess } from './helpers/service-process.js';
 
 const run = promisify(execFile);
 const BUILD_DIR = '.test-build';
+const IN_FLIGHT = 20;
+const isRoot = process.getuid?.() === 0;
+
+beforeAll(() => buildService(BUILD_DIR), 120_000);
+afterAll(() => rmSync(BUILD_DIR, { recursive: true, force: true }));
 
 /**
  * The service as `npm start` runs it: the compiled code in its own process, no DATABASE_URL (an
@@ -15,50 +31,25 @@ const BUILD_DIR = '.test-build';
  */
 describe('the service process', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'tfa-process-'));
-  let server: ChildProcess | undefined;
-  let output = '';
-  let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  let base = '';
+  let service: ServiceProcess;
 
   beforeAll(async () => {
     // The embedded server runs as the postgres user, which must reach its directory.
     chmodSync(dataDir, 0o755);
-    rmSync(BUILD_DIR, { recursive: true, force: true });
-    await run('npx', ['tsc', '-p', 'tsconfig.build.json', '--outDir', BUILD_DIR]);
-    cpSync('src/mail/templates', join(BUILD_DIR, 'src/mail/templates'), { recursive: true });
-    const port = await findFreePort();
-    base = `http://127.0.0.1:${port}`;
-    server = spawn(process.execPath, [join(BUILD_DIR, 'src/main.js')], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'log' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    server.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    server.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    exited = new Promise((resolve) => server!.once('exit', (code, signal) => resolve({ code, signal })));
-    const deadline = Date.now() + 90_000;
-    for (;;) {
-      try {
-        if ((await fetch(`${base}/health`)).ok) break;
-      } catch {
-        // not listening yet
-      }
-      if (Date.now() > deadline) throw new Error(`the service did not start:\n${output}`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    // The held logins of the shutdown test come from one address; the default limit would answer half 429.
+    service = await startService(BUILD_DIR, { DATA_DIR: dataDir, RATE_LIMIT_PER_MINUTE: '1000' });
   }, 180_000);
 
   afterAll(async () => {
-    if (server && server.exitCode === null) {
-      server.kill('SIGKILL');
-      await exited;
-    }
+    await service?.kill();
     rmSync(dataDir, { recursive: true, force: true });
-    rmSync(BUILD_DIR, { recursive: true, force: true });
   });
 
   it('starts on an embedded PostgreSQL with a generated secret and writes mail as .eml files', async () => {
+    const base = service.base;
     await expect(fetch(`${base}/health`).then((r) => r.json())).resolves.toEqual({ status: 'ok', database: 'up' });
     expect(existsSync(join(dataDir, 'pg', 'PG_VERSION'))).toBe(true);
+    expect(service.output()).not.toContain('the cluster is in');
     expect(statSync(join(dataDir, 'app-secret')).mode & 0o777).toBe(0o600);
 
     const registered = await fetch(`${base}/api/v1/users.register`, {
@@ -69,31 +60,38 @@ describe('the service process', () => {
     expect(registered.status).toBe(200);
     const mailDir = join(dataDir, 'mail');
     const deadline = Date.now() + 10_000;
-    while (!(existsSync(mailDir) && readdirSync(mailDir).length > 0) && Date.now() < deadline) {
+    // The log line follows the write; the file itself exists (empty) a moment before it is written.
+    while (!service.output().includes(`Mail written to ${mailDir}`) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     const [file] = readdirSync(mailDir);
     expect(file).toMatch(/\.eml$/);
     expect(readFileSync(join(mailDir, file!), 'utf8')).toContain('To: process@example.com');
-    expect(output).toContain(join(mailDir, file!));
+    expect(service.output()).toContain(join(mailDir, file!));
   });
 
-  it('shuts down gracefully on SIGTERM: requests in flight finish, then the database stops', async () => {
-    const inFlight = Array.from({ length: 40 }, () =>
-      fetch(`${base}/health`).then(async (response) => ({ status: response.status, body: await response.text() })),
-    );
-    server!.kill('SIGTERM');
-    const answers = await Promise.allSettled(inFlight);
-    const ended = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('timeout'), 20_000))]);
+  it('shuts down gracefully on SIGTERM: requests in flight are answered, then the database stops, exit code 0', async () => {
+    const held = await holdRequests(service.base, IN_FLIGHT);
+    service.child.kill('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    held.release();
+    const answers = await held.answers;
+    const exit = await service.exit(20_000);
+    held.close();
 
-    // Nest closes everything, then re-raises the signal so the exit status says why it stopped.
-    expect(ended).toEqual({ code: null, signal: 'SIGTERM' });
-    const answered = answers.flatMap((answer) => (answer.status === 'fulfilled' ? [answer.value] : []));
-    expect(answered.length).toBeGreaterThan(0);
-    // Whatever was accepted was answered from a live database (no 500 or 503 from a stopped one).
-    expect(answered.filter((answer) => answer.status !== 200)).toEqual([]);
-    expect(output).toContain('Embedded PostgreSQL stopped');
-    expect(output).not.toMatch(/\bERROR\b/);
+    // Wrong credentials: 401 each, answered from a live database (no ECONNRESET, no 503).
+    expect(answers.map((answer) => ('status' in answer ? answer.status : answer.error))).toEqual(Array(IN_FLIGHT).fill(401));
+    expect(exit).toEqual({ code: 0, signal: null });
+    const steps = [
+      'Shutdown: SIGTERM received, draining HTTP requests',
+      'Shutdown: HTTP requests drained',
+      'Shutdown: mail worker stopped',
+      'Shutdown: database pool closed',
+      'Shutdown: embedded PostgreSQL stopped',
+      'Shutdown: complete',
+    ];
+    expect(linesInOutputOrder(service.output(), steps)).toEqual(steps);
+    expect(service.output()).not.toMatch(/\bERROR\b/);
     const { stdout } = await run('ps', ['-eo', 'args']);
     expect(stdout).not.toContain(join(dataDir, 'pg'));
   });
@@ -107,5 +105,77 @@ describe('the service process', () => {
     );
     expect(result.code).toBe(78);
     expect(result.stderr).toContain('PORT="eighty"');
+  });
+});
+
+/**
+ * A checkout under /root (mode 700) as root: the embedded server runs as the postgres system user,
+ * which cannot traverse it. Not root (no postgres user involved): the plain case.
+ */
+describe('a DATA_DIR the postgres user cannot reach', () => {
+  const home = mkdtempSync(join(tmpdir(), 'tfa-private-home-'));
+  const dataDir = join(home, '.data');
+  const fallback = fallbackClusterDir(join(dataDir, 'pg'));
+  const fallbackRootExisted = existsSync(FALLBACK_ROOT);
+  let service: ServiceProcess | undefined;
+
+  beforeAll(() => chmodSync(home, 0o700));
+
+  afterAll(async () => {
+    await service?.kill();
+    rmSync(home, { recursive: true, force: true });
+    if (isRoot) {
+      rmSync(dirname(fallback), { recursive: true, force: true });
+      if (!fallbackRootExisted) rmSync(FALLBACK_ROOT, { recursive: true, force: true });
+    }
+  });
+
+  it('runs the cluster where that user can reach it, and finds it there again on the next start', async () => {
+    for (const start of ['first', 'second']) {
+      service = await startService(BUILD_DIR, { DATA_DIR: dataDir });
+      await expect(fetch(`${service.base}/health`).then((r) => r.json())).resolves.toEqual({ status: 'ok', database: 'up' });
+      if (isRoot) {
+        expect(service.output(), start).toContain(`the cluster is in ${fallback}, because the postgres system user`);
+        expect(existsSync(join(fallback, 'PG_VERSION'))).toBe(true);
+        expect(existsSync(`${fallback}.password`)).toBe(true);
+        expect(existsSync(join(dataDir, 'pg', 'PG_VERSION'))).toBe(false);
+        const { stdout: postgresUid } = await run('id', ['-u', 'postgres']);
+        expect(statSync(fallback)).toMatchObject({ uid: Number(postgresUid) });
+        expect(statSync(fallback).mode & 0o777).toBe(0o700);
+      } else {
+        expect(service.output()).not.toContain('the cluster is in');
+        expect(existsSync(join(dataDir, 'pg', 'PG_VERSION'))).toBe(true);
+      }
+      service.child.kill('SIGTERM');
+      expect(await service.exit(20_000)).toEqual({ code: 0, signal: null });
+    }
+  });
+
+  it('stops with one sentence on stderr and exit code 78 when it cannot place the cluster anywhere', async () => {
+    const otherDataDir = join(home, 'other');
+    const blocked = dirname(fallbackClusterDir(join(otherDataDir, 'pg')));
+    if (!isRoot) {
+      // Without root the server runs as this user, who owns DATA_DIR: nothing to place elsewhere.
+      expect(placeCluster(join(otherDataDir, 'pg'))).toEqual({ dir: join(otherDataDir, 'pg') });
+      return;
+    }
+    // A file where this DATA_DIR's fallback directory would go; the fallbacks of others are untouched.
+    mkdirSync(FALLBACK_ROOT, { recursive: true });
+    writeFileSync(blocked, '');
+    try {
+      const result = await run(process.execPath, [join(BUILD_DIR, 'src/main.js')], {
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: otherDataDir, PORT: '0' },
+      }).then(
+        () => ({ code: 0, stdout: '', stderr: '' }),
+        (error: { code: number; stdout: string; stderr: string }) => error,
+      );
+      expect(result.code).toBe(78);
+      expect(result.stdout).toBe('');
+      expect(result.stderr.trim().split('\n')).toEqual([
+        expect.stringMatching(/cannot reach .*set DATA_DIR to a directory the postgres user can reach, or set DATABASE_URL\.$/),
+      ]);
+    } finally {
+      rmSync(blocked, { force: true });
+    }
   });
 });

@@ -132,16 +132,27 @@ describe('surface 1: accounts', () => {
       expect(await outboxSize()).toBe(outbox);
     });
 
-    it('rejects a short password with error-password-policy and creates nothing', async () => {
+    it("rejects a short password with Rocket.Chat's error-password-policy-not-met (its rules in details) and creates nothing", async () => {
       const account = { ...newAccount('reg'), pass: 'short' };
       const res = await api.post('/api/v1/users.register', account);
       expect(res.status).toBe(400);
-      expect(res.body).toEqual(failure('error-password-policy'));
+      expect(res.body).toEqual(
+        failure('error-password-policy-not-met', [
+          {
+            error: 'error-password-policy-not-met-minLength',
+            message: 'The password does not meet the minimum length password policy.',
+            limit: 8,
+          },
+        ]),
+      );
+      expect(res.body.error).toBe(
+        "The password provided does not meet the server's password policy. [error-password-policy-not-met]",
+      );
       expect(await usersNamed(account.username)).toBe(0);
       expect(await emailsAt(account.email)).toBe(0);
     });
 
-    it('rejects bad types, missing and unknown fields with invalid-params and creates nothing', async () => {
+    it('rejects bad types and missing fields with invalid-params and creates nothing', async () => {
       const outbox = await outboxSize();
       const base = newAccount('reg');
       const bodies: Record<string, unknown>[] = [
@@ -150,7 +161,6 @@ describe('surface 1: accounts', () => {
         { ...base, name: { first: 'a' } },
         { ...base, email: null },
         { username: base.username, email: base.email, name: base.name },
-        { ...base, roles: ['admin'] },
       ];
       for (const body of bodies) {
         const res = await api.post('/api/v1/users.register', body);
@@ -163,6 +173,60 @@ describe('surface 1: accounts', () => {
       expect(await usersNamed(base.username)).toBe(0);
       expect(await emailsAt(base.email)).toBe(0);
       expect(await outboxSize()).toBe(outbox);
+    });
+
+    it('ignores unknown fields, as Rocket.Chat does: they never reach the account', async () => {
+      const account = newAccount('reg');
+      const res = await api.post('/api/v1/users.register', {
+        ...account,
+        roles: ['admin'],
+        joinDefaultChannels: true,
+        customFields: { isAdmin: true },
+      });
+      expect(res.status).toBe(200);
+      expect(res.body.user).toMatchObject({ username: account.username, roles: ['user'] });
+      const [row] = await t.db.query('SELECT roles FROM users WHERE id = $1', [res.body.user._id]);
+      expect(row.roles).toEqual(['user']);
+    });
+
+    it("follows Rocket.Chat's username rule and refuses its reserved names; trims names and refuses markup", async () => {
+      const outbox = await outboxSize();
+      for (const username of ['no spaces', 'emoji😀', 'semi;colon', 'x'.repeat(65)]) {
+        const res = await api.post('/api/v1/users.register', { ...newAccount('reg'), username });
+        expect(res.status, username).toBe(400);
+        expect(res.body).toEqual({
+          success: false,
+          error: 'The username provided is not valid [error-invalid-username]',
+          errorType: 'error-invalid-username',
+        });
+      }
+      for (const username of ['admin', 'Administrator', 'SYSTEM', 'user', 'rocket.cat', 'all', 'here']) {
+        const res = await api.post('/api/v1/users.register', { ...newAccount('reg'), username });
+        expect(res.status, username).toBe(400);
+        expect(res.body).toEqual({
+          success: false,
+          error: `${username} is blocked and can't be used! [error-blocked-username]`,
+          errorType: 'error-blocked-username',
+        });
+      }
+      for (const name of ['   ', '\u00a0\u3000', '<script>alert(1)</script>', 'a/b', 'back\\slash']) {
+        const res = await api.post('/api/v1/users.register', { ...newAccount('reg'), name });
+        expect(res.status, name).toBe(400);
+        expect(res.body).toEqual(failure('error-invalid-name'));
+      }
+      expect(await outboxSize()).toBe(outbox);
+
+      const account = { ...newAccount('reg'), name: '  Ada Lovelace  ' };
+      const trimmed = await api.post('/api/v1/users.register', account);
+      expect(trimmed.status).toBe(200);
+      expect(trimmed.body.user.name).toBe('Ada Lovelace');
+      const taken = await api.post('/api/v1/users.register', { ...newAccount('reg'), username: account.username });
+      expect(taken.body).toEqual({
+        success: false,
+        error: `${account.username} is already in use :( [error-field-unavailable]`,
+        errorType: 'error-field-unavailable',
+        details: { field: 'username' },
+      });
     });
   });
 
@@ -418,7 +482,15 @@ describe('surface 1: accounts', () => {
       expect(badEmail.body).toEqual(failure('error-invalid-email'));
       const short = await api.post('/api/v1/users.create', { ...body, password: 'short' }, { auth });
       expect(short.status).toBe(400);
-      expect(short.body).toEqual(failure('error-password-policy'));
+      expect(short.body).toEqual(
+        failure('error-password-policy-not-met', [
+          {
+            error: 'error-password-policy-not-met-minLength',
+            message: 'The password does not meet the minimum length password policy.',
+            limit: 8,
+          },
+        ]),
+      );
       const badType = await api.post('/api/v1/users.create', { ...body, verified: 'yes' }, { auth });
       expect(badType.status).toBe(400);
       expect(badType.body).toEqual(failure('invalid-params'));
@@ -473,19 +545,48 @@ describe('surface 1: accounts', () => {
     const update = (auth: Credentials, data: Record<string, unknown>, headers: Record<string, string> = {}) =>
       api.post('/api/v1/users.updateOwnBasicInfo', { data }, { auth, headers });
 
-    it('needs the second factor (not remembered for another client)', async () => {
+    /** The handshake for one request: the first answer mails a code, the repeat carries it. */
+    async function updateWithCode(auth: Credentials, user: TestUser, data: Record<string, unknown>) {
+      const before = t.mail.messages.length;
+      const asked = await update(auth, data);
+      expect(asked.status).toBe(400);
+      expect(asked.body).toEqual(
+        failure('totp-required', {
+          method: 'email',
+          codeGenerated: true,
+          emailOrUsername: user.email,
+          availableMethods: ['email'],
+        }),
+      );
+      const code = await t.mail.codeFor(user.email, { after: before });
+      return update(auth, data, { 'x-2fa-code': code, 'x-2fa-method': 'email' });
+    }
+
+    it('a name or username change needs no second factor, even from a client that never gave one', async () => {
       const user = await registerVerifiedUser(api, t, { username: uniqueName('upd') });
       const auth = await loginWithEmailCode(api, t, user);
-      const res = await update(auth, { name: 'Changed' }, { 'user-agent': 'another-client/2' });
-      expect(res.status).toBe(400);
-      expect(res.body).toEqual(
-        failure(
-          'totp-required',
-          expect.objectContaining({ method: 'email', emailOrUsername: user.email, availableMethods: ['email'] }),
-        ),
-      );
-      const me = await api.get('/api/v1/me', { auth });
-      expect(me.body.name).toBe(`Test ${user.username}`);
+      const renamed = uniqueName('upd');
+      const res = await update(auth, { name: 'Changed', username: renamed }, { 'user-agent': 'another-client/2' });
+      expect(res.status).toBe(200);
+      expect(res.body.user).toMatchObject({ name: 'Changed', username: renamed });
+    });
+
+    it('an email or password change always needs a fresh second factor: the remember window does not count', async () => {
+      const user = await registerVerifiedUser(api, t, { username: uniqueName('upd') });
+      // This login's factor is remembered for this client: a rememberable 2FA route passes…
+      const auth = await loginWithEmailCode(api, t, user);
+      const remembered = await api.post('/api/v1/users.generatePersonalAccessToken', { tokenName: 'x' }, { auth });
+      expect(remembered.status).toBe(200);
+      // …but a stolen session must not hand the account over: email and password ask again.
+      const newEmail = `${uniqueName('thief')}@example.com`;
+      const email = await update(auth, { email: newEmail });
+      expect(email.status).toBe(400);
+      expect(email.body.errorType).toBe('totp-required');
+      const password = await update(auth, { newPassword: 'thief password 123', currentPassword: sha256(user.password) });
+      expect(password.status).toBe(400);
+      expect(password.body.errorType).toBe('totp-required');
+      expect(await emailsAt(newEmail)).toBe(0);
+      expect((await api.get('/api/v1/me', { auth })).body.emails).toEqual([{ address: user.email, verified: true }]);
     });
 
     it('changes the name', async () => {
@@ -507,14 +608,27 @@ describe('surface 1: accounts', () => {
 
       const taken = await update(auth, { username: other.username.toUpperCase() });
       expect(taken.status).toBe(400);
-      expect(taken.body).toEqual(failure('error-field-unavailable', { field: 'username' }));
+      expect(taken.body).toEqual({
+        success: false,
+        error: `${other.username.toUpperCase()} is already in use :( [error-field-unavailable]`,
+        errorType: 'error-field-unavailable',
+        details: { field: 'username' },
+      });
       const invalid = await update(auth, { username: 'no spaces allowed' });
       expect(invalid.status).toBe(400);
-      expect(invalid.body).toEqual(failure('error-invalid-username'));
+      expect(invalid.body).toEqual({
+        success: false,
+        error: 'The username provided is not valid [error-invalid-username]',
+        errorType: 'error-invalid-username',
+      });
+      const reserved = await update(auth, { username: 'Admin' });
+      expect(reserved.body.errorType).toBe('error-blocked-username');
+      const emptyName = await update(auth, { name: '   ' });
+      expect(emptyName.body.errorType).toBe('error-invalid-name');
       expect((await api.get('/api/v1/me', { auth })).body.username).toBe(user.username);
 
       const renamed = uniqueName('renamed');
-      const res = await update(auth, { username: renamed });
+      const res = await update(auth, { username: ` ${renamed} ` });
       expect(res.status).toBe(200);
       expect(res.body.user).toMatchObject({ _id: user.userId, username: renamed });
       const old = await api.post('/api/v1/login', { user: user.username, password: user.password });
@@ -524,27 +638,35 @@ describe('surface 1: accounts', () => {
       expect(again.userId).toBe(user.userId);
     });
 
-    it('changes the password only with the right currentPassword (hex SHA-256)', async () => {
+    it('changes the password with the second factor and the right currentPassword (hex SHA-256, either case)', async () => {
       const user = await registerVerifiedUser(api, t, { username: uniqueName('upd') });
       const auth = await loginWithEmailCode(api, t, user);
       const newPassword = 'a brand new passphrase';
 
+      // Refused before any code is mailed: no currentPassword, a plain-text one, a weak new password.
+      const mailBefore = t.mail.messages.length;
       const missing = await update(auth, { newPassword });
       expect(missing.status).toBe(400);
       expect(missing.body).toEqual(failure('error-invalid-password'));
-      const wrong = await update(auth, { newPassword, currentPassword: sha256('not my password') });
-      expect(wrong.status).toBe(400);
-      expect(wrong.body).toEqual(failure('error-invalid-password'));
       const plainText = await update(auth, { newPassword, currentPassword: user.password });
       expect(plainText.status).toBe(400);
       expect(plainText.body).toEqual(failure('invalid-params'));
       const short = await update(auth, { newPassword: 'short', currentPassword: sha256(user.password) });
       expect(short.status).toBe(400);
-      expect(short.body).toEqual(failure('error-password-policy'));
+      expect(short.body.errorType).toBe('error-password-policy-not-met');
+      expect(t.mail.messages.length).toBe(mailBefore);
+
+      const wrong = await updateWithCode(auth, user, { newPassword, currentPassword: sha256('not my password') });
+      expect(wrong.status).toBe(400);
+      expect(wrong.body).toEqual({
+        success: false,
+        error: 'Invalid password [error-invalid-password]',
+        errorType: 'error-invalid-password',
+      });
       // None of these changed it (and this second session must end with the change below).
       const otherSession = await loginWithEmailCode(api, t, user);
 
-      const res = await update(auth, { newPassword, currentPassword: sha256(user.password).toUpperCase() });
+      const res = await updateWithCode(auth, user, { newPassword, currentPassword: sha256(user.password).toUpperCase() });
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ success: true, user: { _id: user.userId } });
       expect((await api.get('/api/v1/me', { auth: otherSession })).status).toBe(401);
@@ -556,20 +678,49 @@ describe('surface 1: accounts', () => {
       expect(fresh.userId).toBe(user.userId);
     });
 
+    it('a user without a method: currentPassword is the second factor (wrong: error-invalid-password), none: the password handshake', async () => {
+      const user = await registerUnverified('upd');
+      const auth = await plainLogin(user);
+      const newEmail = `${uniqueName('moved')}@example.com`;
+
+      const asked = await update(auth, { email: newEmail });
+      expect(asked.status).toBe(400);
+      expect(asked.body).toEqual(
+        failure('totp-required', {
+          method: 'password',
+          codeGenerated: false,
+          emailOrUsername: user.username,
+          availableMethods: [],
+        }),
+      );
+      const wrong = await update(auth, { email: newEmail, currentPassword: sha256('wrong password') });
+      expect(wrong.status).toBe(400);
+      expect(wrong.body).toEqual(failure('error-invalid-password'));
+      expect(await emailsAt(newEmail)).toBe(0);
+
+      const res = await update(auth, { email: newEmail, currentPassword: sha256(user.password) });
+      expect(res.status).toBe(200);
+      // The never-verified address is simply replaced.
+      expect(res.body.user.emails).toEqual([{ address: newEmail, verified: false }]);
+    });
+
     it('changes the email once the new address is verified; the old one receives codes until then', async () => {
       const other = await registerUnverified('upd');
       const user = await registerVerifiedUser(api, t, { username: uniqueName('upd') });
       const auth = await loginWithEmailCode(api, t, user);
 
+      // Refused before a code is mailed.
+      const mailBefore = t.mail.messages.length;
       const taken = await update(auth, { email: other.email.toUpperCase() });
       expect(taken.status).toBe(400);
       expect(taken.body).toEqual(failure('error-field-unavailable', { field: 'email' }));
       const invalid = await update(auth, { email: 'not an email' });
       expect(invalid.status).toBe(400);
       expect(invalid.body).toEqual(failure('invalid-params'));
+      expect(t.mail.messages.length).toBe(mailBefore);
 
       const newEmail = `${uniqueName('moved')}@example.com`;
-      const res = await update(auth, { email: newEmail });
+      const res = await updateWithCode(auth, user, { email: newEmail });
       expect(res.status).toBe(200);
       const pending = [
         { address: user.email, verified: true },
@@ -592,15 +743,17 @@ describe('surface 1: accounts', () => {
       expect(await emailsAt(user.email)).toBe(0);
     });
 
-    it('rejects unknown fields and a missing data object', async () => {
+    it('ignores unknown fields (they never reach the account); a missing or non-object data is invalid-params', async () => {
       const user = await registerVerifiedUser(api, t, { username: uniqueName('upd') });
       const auth = await loginWithEmailCode(api, t, user);
-      const unknown = await update(auth, { roles: ['admin'] });
-      expect(unknown.status).toBe(400);
-      expect(unknown.body).toEqual(failure('invalid-params'));
-      const noData = await api.post('/api/v1/users.updateOwnBasicInfo', { name: 'x' }, { auth });
-      expect(noData.status).toBe(400);
-      expect(noData.body).toEqual(failure('invalid-params'));
+      const unknown = await update(auth, { roles: ['admin'], name: 'Still Me', customFields: { x: 1 } });
+      expect(unknown.status).toBe(200);
+      expect(unknown.body.user).toMatchObject({ name: 'Still Me', roles: ['user'] });
+      for (const body of [{ name: 'x' }, { data: [] }, { data: 'name' }, { data: null }]) {
+        const res = await api.post('/api/v1/users.updateOwnBasicInfo', body, { auth });
+        expect(res.status, JSON.stringify(body)).toBe(400);
+        expect(res.body).toEqual(failure('invalid-params'));
+      }
       expect((await api.get('/api/v1/me', { auth })).body.roles).toEqual(['user']);
     });
   });

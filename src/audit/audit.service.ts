@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { Clock } from '../common/clock.js';
 import type { ClientInfo } from '../two-factor/two-factor.types.js';
@@ -20,6 +20,8 @@ export interface AuditPage {
 
 @Injectable()
 export class AuditService {
+  private readonly logger = new Logger('Audit');
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly clock: Clock,
@@ -36,6 +38,7 @@ export class AuditService {
       userAgent: (event.client?.userAgent ?? '').slice(0, 512),
       at: this.clock.now(),
     });
+    this.logger.verbose(`${event.type} (${event.outcome}) user ${event.userId}${event.method ? ` method ${event.method}` : ''}`);
   }
 
   /** The user's own events, newest first. */

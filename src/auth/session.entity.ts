@@ -30,6 +30,10 @@ export class Session {
   @Column({ type: 'varchar', length: 128, nullable: true })
   name: string | null;
 
+  /** Personal access tokens only: the token's last characters, to tell tokens apart in lists. */
+  @Column({ name: 'last_token_part', type: 'varchar', length: 8, nullable: true })
+  lastTokenPart: string | null;
+
   @Column({ name: 'bypass_two_factor', type: 'boolean', default: false })
   bypassTwoFactor: boolean;
 

@@ -5,7 +5,6 @@ import { AuditService } from '../audit/audit.service.js';
 import { addSeconds, Clock } from '../common/clock.js';
 import { DomainError, ErrorCode, isDomainError } from '../common/domain-error.js';
 import { AppConfig } from '../config/app-config.js';
-import { queryRows } from '../database/query-rows.js';
 import { TwoFactorService } from '../two-factor/two-factor.service.js';
 import type { ClientInfo, SecondFactorMethod } from '../two-factor/two-factor.types.js';
 import type { User } from '../users/user.entity.js';
@@ -97,11 +96,12 @@ export class ChallengesService {
   }
 
   /**
-   * Finishes an open challenge of `purpose` with a code of its method. Each attempt is counted on
-   * the challenge before the code is checked, so parallel guesses cannot exceed
-   * EMAIL_CODE_MAX_ATTEMPTS; the last wrong one deletes the challenge (TwoFactorMaxAttempts). The
-   * user's failure counters and lockout apply as in the handshake. A right code completes the
-   * challenge with one atomic UPDATE: of two parallel requests at most one gets the user.
+   * Finishes an open challenge of `purpose` with a code of its method. Attempts on one challenge
+   * take turns (its row is locked for the whole check, counts and use of the code included, all in
+   * one transaction): the first right code completes it and every later attempt finds it
+   * completed, so a right code always wins however many arrive at once, and wrong guesses get at
+   * most EMAIL_CODE_MAX_ATTEMPTS checks; the last one deletes the challenge (TwoFactorMaxAttempts).
+   * The user's failure counters and lockout apply as in the handshake.
    */
   async verify(
     challengeId: string,
@@ -109,56 +109,45 @@ export class ChallengesService {
     client: ClientInfo,
     purpose: ChallengePurpose = 'login',
   ): Promise<VerifiedChallenge> {
-    const challenge = await this.findOpen(challengeId, purpose);
-    const user = await this.userOf(challenge);
-    // A locked account's challenge ends like one whose attempts are used up (totp-max-attempts).
-    await this.discardOnLock(challenge.id, this.twoFactor.assertNotLocked(user));
-    const maxAttempts = this.config.EMAIL_CODE_MAX_ATTEMPTS;
-
-    const [reserved] = await queryRows<{ failed_attempts: number }>(
-      this.dataSource,
-      `UPDATE challenges SET failed_attempts = failed_attempts + 1
-        WHERE id = $1 AND completed_at IS NULL AND expires_at > $2 AND failed_attempts < $3
-        RETURNING failed_attempts`,
-      [challenge.id, this.clock.now(), maxAttempts],
-    );
-    if (!reserved) {
-      const state = await this.stateOf(challenge.id);
-      if (state !== 'open') throw unusable(state);
-      // Attempts used up by parallel requests.
-      await this.discard(challenge.id);
-      throw this.maxAttempts();
-    }
-
-    const result = await this.discardOnLock(
-      challenge.id,
-      this.twoFactor.verifySecondFactor(user, challenge.method, code, client),
-    );
-    const audit = { userId: user.id, method: challenge.method, client };
-    if (result.verified) {
+    if (!CHALLENGE_ID_PATTERN.test(challengeId)) throw unusable('missing');
+    // Refusals are returned rather than thrown inside, so the counts they made still commit.
+    const outcome = await this.dataSource.transaction(async (manager): Promise<VerifiedChallenge | { refused: DomainError }> => {
+      const challenge = await manager
+        .getRepository(Challenge)
+        .findOne({ where: { id: challengeId, purpose }, lock: { mode: 'pessimistic_write' } });
+      if (!challenge) return { refused: unusable('missing') };
       const now = this.clock.now();
-      const completed = await queryRows(
-        this.dataSource,
-        `UPDATE challenges SET completed_at = $2, failed_attempts = failed_attempts - 1
-          WHERE id = $1 AND completed_at IS NULL AND expires_at > $2
-          RETURNING id`,
-        [challenge.id, now],
-      );
-      if (completed.length !== 1) {
-        // Completed by a parallel request, or expired meanwhile.
-        const state = await this.stateOf(challenge.id);
-        throw unusable(state === 'open' ? 'completed' : state);
-      }
-      await this.audit.record({ ...audit, type: 'challenge_completed', outcome: 'success' });
-      return { user, challenge: { ...challenge, completedAt: now } };
-    }
+      const state = challengeState(challenge, now);
+      if (state !== 'open') return { refused: unusable(state) };
+      const user = await this.users.findById(challenge.userId, manager);
+      if (!user) return { refused: new DomainError(ErrorCode.UserNotFound, 'user not found') };
 
-    await this.audit.record({ ...audit, type: 'challenge_failed', outcome: 'failure' });
-    if (reserved.failed_attempts >= maxAttempts || result.maxAttemptsReached) {
-      await this.discard(challenge.id);
-      throw this.maxAttempts();
-    }
-    throw new DomainError(ErrorCode.InvalidCode, 'Invalid code');
+      let result;
+      try {
+        result = await this.twoFactor.verifySecondFactor(user, challenge.method, code, client, manager);
+      } catch (error) {
+        // A locked account's challenge ends like one whose attempts are used up.
+        if (!isDomainError(error) || error.code !== ErrorCode.TwoFactorLocked) throw error;
+        await manager.delete(Challenge, { id: challenge.id });
+        return { refused: error };
+      }
+      const audit = { userId: user.id, method: challenge.method, client };
+      if (result.verified) {
+        await manager.update(Challenge, { id: challenge.id }, { completedAt: now });
+        await this.audit.record({ ...audit, type: 'challenge_completed', outcome: 'success' }, manager);
+        return { user, challenge: { ...challenge, completedAt: now } };
+      }
+      await this.audit.record({ ...audit, type: 'challenge_failed', outcome: 'failure' }, manager);
+      const failedAttempts = challenge.failedAttempts + 1;
+      if (failedAttempts >= this.config.EMAIL_CODE_MAX_ATTEMPTS || result.maxAttemptsReached) {
+        await manager.delete(Challenge, { id: challenge.id });
+        return { refused: new DomainError(ErrorCode.TwoFactorMaxAttempts, 'Too many wrong codes; log in again') };
+      }
+      await manager.update(Challenge, { id: challenge.id }, { failedAttempts });
+      return { refused: new DomainError(ErrorCode.InvalidCode, 'Invalid code') };
+    });
+    if ('refused' in outcome) throw outcome.refused;
+    return outcome;
   }
 
   private async findOpen(challengeId: string, purpose?: ChallengePurpose): Promise<Challenge> {
@@ -172,31 +161,9 @@ export class ChallengesService {
     return challenge;
   }
 
-  private async stateOf(challengeId: string): Promise<ChallengeState | 'missing'> {
-    const challenge = await this.dataSource.getRepository(Challenge).findOneBy({ id: challengeId });
-    return challenge ? challengeState(challenge, this.clock.now()) : 'missing';
-  }
-
   private async userOf(challenge: Challenge): Promise<User> {
     const user = await this.users.findById(challenge.userId);
     if (!user) throw new DomainError(ErrorCode.UserNotFound, 'user not found');
     return user;
-  }
-
-  private async discardOnLock<T>(challengeId: string, work: Promise<T>): Promise<T> {
-    try {
-      return await work;
-    } catch (error) {
-      if (isDomainError(error) && error.code === ErrorCode.TwoFactorLocked) await this.discard(challengeId);
-      throw error;
-    }
-  }
-
-  private async discard(challengeId: string): Promise<void> {
-    await this.dataSource.query(`DELETE FROM challenges WHERE id = $1`, [challengeId]);
-  }
-
-  private maxAttempts(): DomainError {
-    return new DomainError(ErrorCode.TwoFactorMaxAttempts, 'Too many wrong codes; log in again');
   }
 }

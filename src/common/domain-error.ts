@@ -23,7 +23,12 @@ export enum ErrorCode {
   NoVerifiedEmail = 'NO_VERIFIED_EMAIL',
   UserNotFound = 'USER_NOT_FOUND',
   TokenAlreadyExists = 'TOKEN_ALREADY_EXISTS',
+  TokenDoesNotExist = 'TOKEN_DOES_NOT_EXIST',
   InvalidUsername = 'INVALID_USERNAME',
+  /** A reserved username (admin, system, …). */
+  UsernameBlocked = 'USERNAME_BLOCKED',
+  /** A display name that is empty once trimmed, or holds markup characters. */
+  InvalidName = 'INVALID_NAME',
   /** A one-time code (TOTP set-up, challenge) that does not match. */
   InvalidCode = 'INVALID_CODE',
   TotpAlreadyEnabled = 'TOTP_ALREADY_ENABLED',
@@ -37,12 +42,15 @@ export enum ErrorCode {
   Internal = 'INTERNAL',
 }
 
+/** What a caller may be told beyond the message: named facts, or a list (the password policy's broken rules). */
+export type DomainErrorDetails = Record<string, unknown> | readonly Record<string, unknown>[];
+
 export class DomainError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
     /** Safe to show to the caller: never put a secret here. */
-    readonly details?: Record<string, unknown>,
+    readonly details?: DomainErrorDetails,
   ) {
     super(message);
     this.name = 'DomainError';

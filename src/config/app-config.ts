@@ -187,6 +187,13 @@ export class AppConfig {
   @Max(30 * 86_400)
   REMEMBER_2FA_SECONDS = 1800;
 
+  /** Login tokens (surface 1's authToken) end this many days after the login (Rocket.Chat's Accounts_LoginExpiration). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3650)
+  LOGIN_TOKEN_EXPIRY_DAYS = 90;
+
   /** Lifetime of a pending second-factor challenge (login or step-up). */
   @Transform(toInt)
   @IsInt()
@@ -240,6 +247,16 @@ export class AppConfig {
   @Min(1)
   @Max(1_000_000)
   RATE_LIMIT_AUTHENTICATED_PER_MINUTE = 600;
+
+  /**
+   * Failed authentications (a wrong or expired token) per minute per client address; past it every
+   * authenticated request from that address answers 429 until the minute is over.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  RATE_LIMIT_FAILED_AUTH_PER_MINUTE = 10;
 
   /** Requests per minute per caller to `twoFactorChallenges.sendEmailCode` (seed 004: 5). */
   @Transform(toInt)

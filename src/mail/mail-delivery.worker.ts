@@ -22,6 +22,7 @@ export class MailDeliveryWorker implements OnApplicationBootstrap, OnApplication
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
     await this.running;
+    this.logger.log('Shutdown: mail worker stopped');
   }
 
   /** One pass over the due messages (also called by tests). */

@@ -160,6 +160,8 @@ export class MailService {
         `UPDATE mail_outbox SET status = 'sent', sent_at = $2, lease_until = NULL, last_error = NULL, data_encrypted = NULL WHERE id = $1`,
         [row.id, this.clock.now()],
       );
+      // The template's name, never its data (codes, links).
+      this.logger.log(`Delivered message ${row.id} (${row.template}, attempt ${row.attempts})`);
       return true;
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);

@@ -1,36 +1,14 @@
-import { Inject, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { ThrottlerModule, ThrottlerStorage } from '@nestjs/throttler';
-import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
-import { Redis } from 'ioredis';
+import { ThrottlerModule } from '@nestjs/throttler';
 import { AppConfig } from '../config/app-config.js';
+import { FailedAuthLimiter } from './failed-auth.limiter.js';
 import { isAuthenticatedRoute, RateLimitGuard, routeLimitKey } from './rate-limit.guard.js';
+import { RateLimitStorage } from './rate-limit.storage.js';
 
-/**
- * Where the counters live: Redis when REDIS_URL is set (limits hold across instances), else this
- * process's memory.
- */
-@Injectable()
-export class RateLimitStorage implements OnApplicationShutdown {
-  readonly storage?: ThrottlerStorage;
-  private readonly redis?: Redis;
-
-  constructor(@Inject(AppConfig) config: AppConfig) {
-    if (!config.REDIS_URL) return;
-    const logger = new Logger('RateLimit');
-    this.redis = new Redis(config.REDIS_URL, { keyPrefix: `${config.REDIS_KEY_PREFIX}rate-limit:`, maxRetriesPerRequest: 2 });
-    // Without this, ioredis reports connection problems as unhandled errors.
-    this.redis.on('error', (error: Error) => logger.warn(`Redis: ${error.message}`));
-    this.storage = new ThrottlerStorageRedisService(this.redis);
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.redis?.quit().catch(() => undefined);
-  }
-}
-
-@Module({ providers: [RateLimitStorage], exports: [RateLimitStorage] })
-class RateLimitStorageModule {}
+/** The counters and the failed-authentication limiter, without the global guard (surfaces import this). */
+@Module({ providers: [RateLimitStorage, FailedAuthLimiter], exports: [RateLimitStorage, FailedAuthLimiter] })
+export class RateLimitStorageModule {}
 
 @Module({
   imports: [

@@ -52,11 +52,11 @@ export class BackupCodesService {
   }
 
   /** True when `input` is one of the user's unused codes, which is then used up. */
-  async consume(userId: string, input: string): Promise<boolean> {
+  async consume(userId: string, input: string, db: EntityManager = this.dataSource.manager): Promise<boolean> {
     const code = normalizeBackupCode(input);
     if (!code) return false;
     const used = await queryRows(
-      this.dataSource,
+      db,
       `UPDATE backup_codes SET used_at = $3 WHERE user_id = $1 AND code_hmac = $2 AND used_at IS NULL RETURNING id`,
       [userId, this.hmac(userId, code), this.clock.now()],
     );

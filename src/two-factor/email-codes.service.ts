@@ -82,11 +82,16 @@ export class EmailCodesService {
    * in constant time; the final UPDATE … WHERE consumed_at IS NULL makes the use atomic, so of two
    * parallel requests with one code exactly one succeeds.
    */
-  async consume(userId: string, purpose: CodePurpose, input: string): Promise<boolean> {
+  async consume(
+    userId: string,
+    purpose: CodePurpose,
+    input: string,
+    db: EntityManager = this.dataSource.manager,
+  ): Promise<boolean> {
     const code = normalizeEmailCode(input);
     const now = this.clock.now();
     const candidates = await queryRows<{ id: string; code_hmac: string }>(
-      this.dataSource,
+      db,
       `SELECT id, code_hmac FROM email_codes
         WHERE user_id = $1 AND purpose = $2 AND consumed_at IS NULL AND expires_at > $3`,
       [userId, purpose, now],
@@ -97,11 +102,18 @@ export class EmailCodesService {
       // No early exit: every candidate is compared.
       if (constantTimeEqualHex(candidate.code_hmac, expected) && code !== null) matchId = String(candidate.id);
     }
-    if (!matchId) return false;
+    return matchId !== null && this.markConsumed(db, matchId, now);
+  }
+
+  /**
+   * Uses up a code found outstanding a moment ago. Only the request whose UPDATE still finds it
+   * unused wins: parallel requests that all read it as outstanding cannot all use it.
+   */
+  async markConsumed(db: EntityManager, codeId: string, now: Date): Promise<boolean> {
     const used = await queryRows(
-      this.dataSource,
+      db,
       `UPDATE email_codes SET consumed_at = $2 WHERE id = $1 AND consumed_at IS NULL AND expires_at > $2 RETURNING id`,
-      [matchId, now],
+      [codeId, now],
     );
     return used.length === 1;
   }

@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { addSeconds, Clock } from '../common/clock.js';
 import { AppConfig } from '../config/app-config.js';
 import { queryRows } from '../database/query-rows.js';
+import { inTransaction } from '../database/transaction.js';
 import type { CodePurpose } from './email-codes.service.js';
 
 export interface FailureOutcome {
@@ -51,11 +52,11 @@ export class SecondFactorFailuresService {
    * counted) or once EMAIL_CODE_MAX_ATTEMPTS attempts of this purpose are already under way. The
    * attempt that reaches LOCKOUT_THRESHOLD locks the account at once; a success clears it.
    */
-  async reserve(userId: string, purpose: CodePurpose): Promise<Reservation> {
+  async reserve(userId: string, purpose: CodePurpose, db: EntityManager = this.dataSource.manager): Promise<Reservation> {
     const now = this.clock.now();
     // The user's row is locked while it is read and written: the count and the lock it may set
     // change together, so no parallel attempt slips in between.
-    const lockout = await this.dataSource.transaction(async (manager) => {
+    const lockout = await inTransaction(db, async (manager) => {
       await manager.query(
         `INSERT INTO second_factor_failures (user_id, consecutive_failures) VALUES ($1, 0) ON CONFLICT (user_id) DO NOTHING`,
         [userId],
@@ -78,7 +79,7 @@ export class SecondFactorFailuresService {
     if (lockout.locked) return { refused: 'locked', lockedUntil: lockout.locked };
     const { lockedUntil } = lockout;
     const [attempts] = await queryRows<{ failures: number }>(
-      this.dataSource,
+      db,
       `INSERT INTO code_attempts (user_id, purpose, failures) VALUES ($1, $2, 1)
        ON CONFLICT (user_id, purpose) DO UPDATE SET failures = code_attempts.failures + 1
        RETURNING failures`,
@@ -94,10 +95,11 @@ export class SecondFactorFailuresService {
     userId: string,
     purpose: CodePurpose,
     reservation: { attempt: number; lockedUntil: Date | null },
+    db: EntityManager = this.dataSource.manager,
   ): Promise<FailureOutcome> {
     const maxAttemptsReached = reservation.attempt >= this.config.EMAIL_CODE_MAX_ATTEMPTS;
     if (maxAttemptsReached) {
-      await this.dataSource.query('DELETE FROM code_attempts WHERE user_id = $1 AND purpose = $2', [userId, purpose]);
+      await db.query('DELETE FROM code_attempts WHERE user_id = $1 AND purpose = $2', [userId, purpose]);
     }
     return { maxAttemptsReached, lockedUntil: reservation.lockedUntil };
   }
@@ -112,9 +114,9 @@ export class SecondFactorFailuresService {
   }
 
   /** The reserved attempt succeeded: both counts start again (and any lock it set is lifted). */
-  async settleSuccess(userId: string, purpose: CodePurpose): Promise<void> {
-    await this.dataSource.query('DELETE FROM code_attempts WHERE user_id = $1 AND purpose = $2', [userId, purpose]);
-    await this.dataSource.query('DELETE FROM second_factor_failures WHERE user_id = $1', [userId]);
+  async settleSuccess(userId: string, purpose: CodePurpose, db: EntityManager = this.dataSource.manager): Promise<void> {
+    await db.query('DELETE FROM code_attempts WHERE user_id = $1 AND purpose = $2', [userId, purpose]);
+    await db.query('DELETE FROM second_factor_failures WHERE user_id = $1', [userId]);
   }
 
   /** From LOCKOUT_THRESHOLD failures on: base delay doubling per failure, capped; permanent at the maximum. */

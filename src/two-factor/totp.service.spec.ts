@@ -57,7 +57,8 @@ function harness(row: Partial<TwoFactorMethod> | null) {
   };
   const findOne = async ({ where }: { where: Partial<TwoFactorMethod> }) =>
     state && (!where.status || where.status === state.status) ? { ...state } : null;
-  const dataSource = { getRepository: () => ({ findOne }), query } as unknown as DataSource;
+  const repositoryAccess = { getRepository: () => ({ findOne }), query };
+  const dataSource = { ...repositoryAccess, manager: repositoryAccess } as unknown as DataSource;
   const manager = {
     findOne: (_entity: unknown, options: { where: Partial<TwoFactorMethod> }) => findOne(options),
     query,

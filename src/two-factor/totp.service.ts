@@ -102,18 +102,16 @@ export class TotpService {
   }
 
   /** True when `input` is a code of the user's enabled TOTP for a step not used before; that step is then used up. */
-  async verify(userId: string, input: string): Promise<boolean> {
+  async verify(userId: string, input: string, db: EntityManager = this.dataSource.manager): Promise<boolean> {
     const code = normalizeTotpCode(input);
     if (!code) return false;
-    const method = await this.dataSource
-      .getRepository(TwoFactorMethod)
-      .findOne({ where: { userId, method: 'totp', status: 'enabled' } });
+    const method = await db.getRepository(TwoFactorMethod).findOne({ where: { userId, method: 'totp', status: 'enabled' } });
     if (!method?.secretEncrypted) return false;
     const lastStep = method.lastTotpStep === null ? null : Number(method.lastTotpStep);
     const step = await this.matchingStep(this.unseal(userId, method.secretEncrypted), code, lastStep);
     if (step === null) return false;
     const used = await queryRows(
-      this.dataSource,
+      db,
       `UPDATE two_factor_methods SET last_totp_step = $2
         WHERE id = $1 AND status = 'enabled' AND (last_totp_step IS NULL OR last_totp_step < $2) RETURNING id`,
       [method.id, step],

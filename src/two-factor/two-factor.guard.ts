@@ -2,13 +2,23 @@ import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { TwoFactorService } from './two-factor.service.js';
-import { type ClientInfo, REQUIRES_2FA, type Requires2FAOptions, type TwoFactorSubject } from './two-factor.types.js';
+import {
+  type ClientInfo,
+  REQUIRES_2FA,
+  type Requires2FAOptions,
+  type TwoFactorAttempt,
+  type TwoFactorSubject,
+} from './two-factor.types.js';
 
-/** The request fields the guard reads; any HTTP adapter's request has them. */
+/**
+ * The request fields the guard reads. The surface's authentication guard sets the subject and
+ * reads the second factor the client sent, in that surface's own terms (surface 1: `x-2fa-*`).
+ */
 export interface TwoFactorRequest {
   headers: Record<string, string | string[] | undefined>;
   ip?: string;
   twoFactorSubject?: TwoFactorSubject;
+  twoFactorAttempt?: TwoFactorAttempt;
 }
 
 const header = (request: TwoFactorRequest, name: string): string | undefined => {
@@ -38,12 +48,10 @@ export class TwoFactorGuard implements CanActivate {
     if (!request.twoFactorSubject) {
       throw new DomainError(ErrorCode.AuthenticationRequired, 'You must be logged in to do this.');
     }
-    await this.twoFactor.check(
-      request.twoFactorSubject,
-      { code: header(request, 'x-2fa-code'), method: header(request, 'x-2fa-method') },
-      clientInfoOf(request),
-      { rememberable: options.rememberable, passwordFallback: options.passwordFallback },
-    );
+    await this.twoFactor.check(request.twoFactorSubject, request.twoFactorAttempt ?? {}, clientInfoOf(request), {
+      rememberable: options.rememberable,
+      passwordFallback: options.passwordFallback,
+    });
     return true;
   }
 }

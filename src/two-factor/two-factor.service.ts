@@ -166,8 +166,10 @@ export class TwoFactorService {
     method: SecondFactorMethod,
     code: string,
     client: ClientInfo,
+    /** The caller's transaction: every count and use then commits with the caller's own writes. */
+    db: EntityManager = this.dataSource.manager,
   ): Promise<SecondFactorVerification> {
-    const { refusedLockedUntil, ...outcome } = await this.attempt(user, method, code.trim(), client);
+    const { refusedLockedUntil, ...outcome } = await this.attempt(user, method, code.trim(), client, db);
     if (refusedLockedUntil) throw this.lockedError(refusedLockedUntil);
     return outcome;
   }
@@ -198,19 +200,21 @@ export class TwoFactorService {
     method: SecondFactorMethod,
     code: string,
     client: ClientInfo,
+    db: EntityManager = this.dataSource.manager,
   ): Promise<SecondFactorVerification & { refusedLockedUntil?: Date }> {
-    const reservation = await this.failures.reserve(user.id, HANDSHAKE_PURPOSE);
+    const reservation = await this.failures.reserve(user.id, HANDSHAKE_PURPOSE, db);
     if (reservation.refused === 'locked') {
       return { verified: false, maxAttemptsReached: false, lockedUntil: null, refusedLockedUntil: reservation.lockedUntil };
     }
     if (reservation.refused === 'exhausted') return { verified: false, maxAttemptsReached: true, lockedUntil: null };
-    if (await this.verify(user, method, code)) {
-      await this.failures.settleSuccess(user.id, HANDSHAKE_PURPOSE);
+    if (await this.verify(user, method, code, db)) {
+      await this.failures.settleSuccess(user.id, HANDSHAKE_PURPOSE, db);
       return { verified: true, maxAttemptsReached: false, lockedUntil: null };
     }
-    const outcome = await this.failures.settleFailure(user.id, HANDSHAKE_PURPOSE, reservation);
-    if (outcome.lockedUntil) await this.audit.record({ userId: user.id, type: 'lockout', outcome: 'failure', method, client });
-    if (outcome.maxAttemptsReached) await this.codes.invalidateAll(user.id, HANDSHAKE_PURPOSE);
+    const outcome = await this.failures.settleFailure(user.id, HANDSHAKE_PURPOSE, reservation, db);
+    if (outcome.lockedUntil)
+      await this.audit.record({ userId: user.id, type: 'lockout', outcome: 'failure', method, client }, db);
+    if (outcome.maxAttemptsReached) await this.codes.invalidateAll(user.id, HANDSHAKE_PURPOSE, db);
     return { verified: false, ...outcome };
   }
 
@@ -305,6 +309,42 @@ export class TwoFactorService {
     return { revealed: true, addresses };
   }
 
+  /** Registration's default (TWO_FACTOR_EMAIL_AUTO_OPT_IN): effective once the user has a verified address. */
+  async enableEmailByDefault(manager: EntityManager, userId: string): Promise<void> {
+    await manager.insert(TwoFactorMethod, { userId, method: 'email', status: 'enabled', changedAt: this.clock.now() });
+  }
+
+  /**
+   * A change that hands the account over (a new email or password, deletion): a second factor
+   * given with this very request, never the remember window. `password` (hex SHA-256, from the
+   * request body) is checked too; for a user without a method it is the second factor itself,
+   * counted like any other attempt, and a wrong one answers InvalidCredentials.
+   */
+  async confirmSensitiveChange(
+    subject: TwoFactorSubject,
+    request: { password?: string; attempt: TwoFactorAttempt; client: ClientInfo },
+  ): Promise<void> {
+    const { user } = subject;
+    const { password, attempt, client } = request;
+    const available = await this.availableMethods(user.id);
+    if (available.length === 0 && password !== undefined && user.passwordHash) {
+      const outcome = await this.verifySecondFactor(user, 'password', password, client);
+      await this.audit.record({
+        userId: user.id,
+        type: outcome.verified ? 'second_factor_verified' : 'second_factor_failed',
+        outcome: outcome.verified ? 'success' : 'failure',
+        method: 'password',
+        client,
+      });
+      if (!outcome.verified) throw new DomainError(ErrorCode.InvalidCredentials, 'Invalid password');
+      return;
+    }
+    await this.check(subject, attempt, client, { rememberable: false, passwordFallback: true });
+    if (password !== undefined && !(await this.passwords.verifyDigest(user.passwordHash, password))) {
+      throw new DomainError(ErrorCode.InvalidCredentials, 'Invalid password');
+    }
+  }
+
   async enableEmail(user: User, keepSessionId: string, client: ClientInfo): Promise<void> {
     const addresses = await this.users.verifiedAddresses(user.id);
     if (addresses.length === 0) {
@@ -391,9 +431,9 @@ export class TwoFactorService {
    * The `totp` method's check: an authenticator code (±1 step, each step once) or an unused backup
    * code, then used up. Counts nothing: callers go through `verify` (the handshake, challenges).
    */
-  async verifyTotpOrBackupCode(user: User, code: string): Promise<boolean> {
-    if (normalizeTotpCode(code)) return this.totp.verify(user.id, code);
-    return this.backupCodes.consume(user.id, code);
+  async verifyTotpOrBackupCode(user: User, code: string, db: EntityManager = this.dataSource.manager): Promise<boolean> {
+    if (normalizeTotpCode(code)) return this.totp.verify(user.id, code, db);
+    return this.backupCodes.consume(user.id, code, db);
   }
 
   /**
@@ -449,15 +489,15 @@ export class TwoFactorService {
     return allowed.find((candidate) => candidate === method) ?? null;
   }
 
-  private async verify(user: User, method: SecondFactorMethod, code: string): Promise<boolean> {
+  private async verify(user: User, method: SecondFactorMethod, code: string, db: EntityManager): Promise<boolean> {
     switch (method) {
       case 'email':
-        return this.codes.consume(user.id, HANDSHAKE_PURPOSE, code);
+        return this.codes.consume(user.id, HANDSHAKE_PURPOSE, code, db);
       case 'password':
         return this.passwords.verifyDigest(user.passwordHash, code);
       case 'totp':
         // The authenticator code or a backup code.
-        return this.verifyTotpOrBackupCode(user, code);
+        return this.verifyTotpOrBackupCode(user, code, db);
     }
   }
 }

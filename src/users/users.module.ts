@@ -1,10 +1,10 @@
 import { Module } from '@nestjs/common';
-import { AuthModule } from '../auth/auth.module.js';
 import { MailModule } from '../mail/mail.module.js';
 import { UsersService } from './users.service.js';
 
+/** The bottom domain layer: users and their addresses. */
 @Module({
-  imports: [AuthModule, MailModule],
+  imports: [MailModule],
   providers: [UsersService],
   exports: [UsersService],
 })

@@ -5,22 +5,40 @@ import { addSeconds, Clock } from '../common/clock.js';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { randomId, randomToken, sha256Hex } from '../common/random.js';
 import { runDetached } from '../common/run-detached.js';
-import { PasswordService } from '../auth/password.service.js';
-import { SessionsService } from '../auth/sessions.service.js';
 import { AppConfig } from '../config/app-config.js';
 import { queryRows } from '../database/query-rows.js';
 import { isUniqueViolation } from '../database/unique-violation.js';
 import { MailService } from '../mail/mail.service.js';
-import { TwoFactorMethod } from '../two-factor/two-factor-method.entity.js';
 import { UserEmail } from './user-email.entity.js';
 import { User } from './user.entity.js';
 
-export const USERNAME_PATTERN = /^[0-9a-zA-Z-_.]{3,32}$/;
+/** Rocket.Chat's default username rule (UTF8_User_Names_Validation), bounded by the column. */
+export const USERNAME_PATTERN = /^[0-9a-zA-Z-_.]{1,64}$/;
+
+/**
+ * Names nobody may take, compared case-insensitively: Rocket.Chat's system list
+ * (Accounts_SystemBlockedUsernameList), its mention keywords and its bot.
+ */
+export const RESERVED_USERNAMES: ReadonlySet<string> = new Set([
+  'admin',
+  'administrator',
+  'system',
+  'user',
+  'all',
+  'here',
+  'rocket.cat',
+]);
+
+/** Markup characters Rocket.Chat refuses in display names (validateNameChars). */
+const NAME_MARKUP = /[<>\\/]/;
+
+export const PASSWORD_MAX_LENGTH = 256;
 
 export interface NewUser {
   username: string;
   email: string;
-  password: string;
+  /** Already hashed by the caller (auth's PasswordService); null for a user without a password. */
+  passwordHash: string | null;
   name: string;
   verified?: boolean;
   roles?: string[];
@@ -32,44 +50,31 @@ export interface UserWithEmails {
   emails: UserEmail[];
 }
 
-export interface ProfileChanges {
+/** Profile fields to write; each already checked with the assert* rules. */
+export interface ProfileWrite {
   name?: string;
   username?: string;
   email?: string;
-  currentPassword?: string;
-  newPassword?: string;
+  passwordHash?: string;
 }
 
+/**
+ * Users and their addresses: the bottom layer. It knows nothing of sessions or second factors;
+ * flows that touch those too (registration, profile changes) live in AccountService above it.
+ */
 @Injectable()
 export class UsersService {
   private readonly logger = new Logger('Users');
 
   constructor(
     private readonly dataSource: DataSource,
-    private readonly passwords: PasswordService,
-    private readonly sessions: SessionsService,
     private readonly mail: MailService,
     private readonly clock: Clock,
     @Inject(AppConfig) private readonly config: AppConfig,
   ) {}
 
-  /** Self-service registration: unverified email, verification link mailed (queued, not awaited). */
-  async register(input: NewUser, locale?: string): Promise<UserWithEmails> {
-    const { result, outboxIds } = await this.createInTransaction({ ...input, verified: false, roles: ['user'], locale });
-    void this.mail.deliverNow(outboxIds);
-    return result;
-  }
-
-  /** Users created by an admin; unverified addresses get the verification link. */
-  async createByAdmin(actor: User, input: NewUser): Promise<UserWithEmails> {
-    if (!actor.roles.includes('admin')) throw new DomainError(ErrorCode.NotAuthorized, 'Only admins can create users');
-    const { result, outboxIds } = await this.createInTransaction({ ...input, roles: input.roles ?? ['user'] });
-    void this.mail.deliverNow(outboxIds);
-    return result;
-  }
-
-  async findById(id: string): Promise<User | null> {
-    return this.dataSource.getRepository(User).findOneBy({ id });
+  async findById(id: string, manager: EntityManager = this.dataSource.manager): Promise<User | null> {
+    return manager.getRepository(User).findOneBy({ id });
   }
 
   async findByUsername(username: string): Promise<User | null> {
@@ -97,11 +102,45 @@ export class UsersService {
     return this.dataSource.getRepository(UserEmail).find({ where: { userId }, order: { isPrimary: 'DESC', id: 'ASC' } });
   }
 
-  async verifiedAddresses(userId: string): Promise<string[]> {
-    const emails = await this.dataSource
+  async verifiedAddresses(userId: string, manager: EntityManager = this.dataSource.manager): Promise<string[]> {
+    const emails = await manager
       .getRepository(UserEmail)
       .find({ where: { userId, verifiedAt: Not(IsNull()) }, order: { isPrimary: 'DESC', id: 'ASC' } });
     return emails.map((email) => email.address);
+  }
+
+  /**
+   * Inserts the user and their primary address in the caller's transaction; an unverified address
+   * gets a verification link queued. Returns the outbox ids to deliver once the transaction commits.
+   */
+  async create(manager: EntityManager, input: NewUser): Promise<UserWithEmails & { outboxIds: string[] }> {
+    try {
+      await this.assertUsernameFree(manager, input.username);
+      await this.assertEmailFree(manager, input.email);
+      const user = manager.create(User, {
+        id: randomId(),
+        username: input.username,
+        name: input.name,
+        passwordHash: input.passwordHash,
+        locale: input.locale ?? null,
+        roles: input.roles ?? ['user'],
+      });
+      await manager.insert(User, user);
+      const email = manager.create(UserEmail, {
+        userId: user.id,
+        address: input.email,
+        isPrimary: true,
+        verifiedAt: input.verified ? this.clock.now() : null,
+        verificationTokenHash: null,
+        verificationExpiresAt: null,
+      });
+      await manager.insert(UserEmail, email);
+      const outboxIds = input.verified ? [] : [await this.queueVerification(manager, user, email)];
+      const saved = await manager.findOneByOrFail(User, { id: user.id });
+      return { user: saved, emails: [email], outboxIds };
+    } catch (error) {
+      throw this.unavailableOnRace(error);
+    }
   }
 
   /**
@@ -144,85 +183,88 @@ export class UsersService {
   }
 
   /**
-   * `keepSessionId`: the caller's session; a password change ends every other login session.
-   * An email change takes effect when the new address is verified (see verifyEmail); until then
-   * the verified address keeps receiving codes, so the second factor never lapses.
+   * Writes checked profile fields in the caller's transaction. An email change takes effect when
+   * the new address is verified (see verifyEmail); until then the verified address keeps receiving
+   * codes, so the second factor never lapses. Returns the outbox ids of verification links queued.
    */
-  async updateProfile(userId: string, changes: ProfileChanges, keepSessionId: string): Promise<UserWithEmails> {
-    const { outboxIds } = await this.dataSource
-      .transaction(async (manager) => {
-        const user = await manager.findOneByOrFail(User, { id: userId });
-        const queued: string[] = [];
-        if (changes.newPassword !== undefined) {
-          if (!changes.currentPassword || !(await this.passwords.verifyDigest(user.passwordHash, changes.currentPassword))) {
-            throw new DomainError(ErrorCode.InvalidCredentials, 'The current password is not correct');
-          }
-          this.assertPasswordPolicy(changes.newPassword);
-          user.passwordHash = await this.passwords.hash(changes.newPassword);
-          await this.sessions.revokeOtherLoginSessions(user.id, keepSessionId, manager);
-        }
-        if (changes.name !== undefined) user.name = changes.name;
-        if (changes.username !== undefined) {
-          if (changes.username.toLowerCase() !== user.username.toLowerCase()) {
-            this.assertUsername(changes.username);
-            await this.assertUsernameFree(manager, changes.username);
-          }
-          user.username = changes.username;
-        }
-        if (changes.email !== undefined) {
-          queued.push(...(await this.requestEmailChange(manager, user, changes.email)));
-        }
-        await manager.save(User, user);
-        return { outboxIds: queued };
-      })
-      .catch((error: unknown) => {
-        // A parallel change took the name or address after the check: the unique index decides.
-        if (isUniqueViolation(error)) throw new DomainError(ErrorCode.FieldUnavailable, 'Username or email is already in use :(');
-        throw error;
-      });
-    void this.mail.deliverNow(outboxIds);
-    const user = await this.dataSource.getRepository(User).findOneByOrFail({ id: userId });
-    return { user, emails: await this.emailsOf(userId) };
+  async writeProfile(manager: EntityManager, userId: string, changes: ProfileWrite): Promise<string[]> {
+    try {
+      const user = await manager.findOneByOrFail(User, { id: userId });
+      if (changes.username !== undefined && changes.username.toLowerCase() !== user.username.toLowerCase()) {
+        await this.assertUsernameFree(manager, changes.username);
+      }
+      const outboxIds = changes.email !== undefined ? await this.requestEmailChange(manager, user, changes.email) : [];
+      if (changes.name !== undefined) user.name = changes.name;
+      if (changes.username !== undefined) user.username = changes.username;
+      if (changes.passwordHash !== undefined) user.passwordHash = changes.passwordHash;
+      await manager.save(User, user);
+      return outboxIds;
+    } catch (error) {
+      throw this.unavailableOnRace(error);
+    }
   }
 
   async deleteUser(userId: string): Promise<void> {
     await this.dataSource.getRepository(User).delete({ id: userId });
   }
 
-  /** Creates ADMIN_USERNAME with a verified email when no user of that username exists. */
-  async ensureAdmin(): Promise<void> {
-    const { ADMIN_USERNAME: username, ADMIN_EMAIL: email, ADMIN_PASSWORD: password } = this.config;
-    if (!username || !email || !password) return;
-    if (await this.findByUsername(username)) return;
-    try {
-      await this.createInTransaction({ username, email, password, name: username, verified: true, roles: ['admin', 'user'] });
-      this.logger.log(`Created admin user ${username}`);
-    } catch (error) {
-      // Another instance starting at the same time may have created it first.
-      if (!(error instanceof DomainError && error.code === ErrorCode.FieldUnavailable)) throw error;
+  /** Rocket.Chat's username rule; reserved names are refused unless `allowReserved` (the operator's bootstrap admin). */
+  assertUsername(username: string, options: { allowReserved?: boolean } = {}): void {
+    if (!USERNAME_PATTERN.test(username)) {
+      throw new DomainError(ErrorCode.InvalidUsername, 'The username provided is not valid');
+    }
+    if (!options.allowReserved && RESERVED_USERNAMES.has(username.toLowerCase())) {
+      throw new DomainError(ErrorCode.UsernameBlocked, `${username} is blocked and can't be used!`);
     }
   }
 
+  /** The display name as stored: trimmed; empty or with markup characters, refused. */
+  normalizeName(name: string): string {
+    const trimmed = name.trim();
+    if (!trimmed) throw new DomainError(ErrorCode.InvalidName, 'The name must not be empty');
+    if (NAME_MARKUP.test(trimmed)) throw new DomainError(ErrorCode.InvalidName, 'Name contains invalid characters');
+    return trimmed;
+  }
+
+  assertEmail(address: string): void {
+    if (address.length > 254 || !isEmail(address)) throw new DomainError(ErrorCode.InvalidEmail, `Invalid email ${address}`);
+  }
+
+  /** The rules broken are listed in `details`, as Rocket.Chat's password policy lists them. */
   assertPasswordPolicy(password: string): void {
-    if (password.length < this.config.PASSWORD_MIN_LENGTH || password.length > 256) {
+    const broken: Record<string, unknown>[] = [];
+    if (password.length < this.config.PASSWORD_MIN_LENGTH) {
+      broken.push({
+        error: 'error-password-policy-not-met-minLength',
+        message: 'The password does not meet the minimum length password policy.',
+        limit: this.config.PASSWORD_MIN_LENGTH,
+      });
+    }
+    if (password.length > PASSWORD_MAX_LENGTH) {
+      broken.push({
+        error: 'error-password-policy-not-met-maxLength',
+        message: 'The password does not meet the maximum length password policy.',
+        limit: PASSWORD_MAX_LENGTH,
+      });
+    }
+    if (broken.length > 0) {
       throw new DomainError(
         ErrorCode.PasswordPolicy,
-        `The password must be between ${this.config.PASSWORD_MIN_LENGTH} and 256 characters`,
+        "The password provided does not meet the server's password policy.",
+        broken,
       );
     }
   }
 
-  private assertUsername(username: string): void {
-    if (!USERNAME_PATTERN.test(username)) {
-      throw new DomainError(ErrorCode.InvalidUsername, 'The username must be 3-32 letters, digits, ".", "-" or "_"');
-    }
+  /** Two changes racing for one name or address: the unique index decides; answer as if checked. */
+  private unavailableOnRace(error: unknown): unknown {
+    return isUniqueViolation(error)
+      ? new DomainError(ErrorCode.FieldUnavailable, 'Username or email is already in use :(')
+      : error;
   }
 
-  private assertEmail(address: string): void {
-    if (address.length > 254 || !isEmail(address)) throw new DomainError(ErrorCode.InvalidEmail, `Invalid email ${address}`);
-  }
-
-  private async assertUsernameFree(manager: EntityManager, username: string): Promise<void> {
+  /** FieldUnavailable when another user has the name (any case). Checked again, under the unique index, on write. */
+  async assertUsernameFree(manager: EntityManager, username: string): Promise<void> {
     const taken = await manager
       .getRepository(User)
       .createQueryBuilder('user')
@@ -231,58 +273,15 @@ export class UsersService {
     if (taken) throw new DomainError(ErrorCode.FieldUnavailable, `${username} is already in use :(`, { field: 'username' });
   }
 
-  private async assertEmailFree(manager: EntityManager, address: string): Promise<void> {
-    const taken = await manager
+  /** FieldUnavailable when the address (any case) belongs to another user (`exceptUserId`'s own do not count). */
+  async assertEmailFree(manager: EntityManager, address: string, exceptUserId?: string): Promise<void> {
+    const query = manager
       .getRepository(UserEmail)
       .createQueryBuilder('email')
-      .where('lower(email.address) = lower(:address)', { address })
-      .getExists();
+      .where('lower(email.address) = lower(:address)', { address });
+    if (exceptUserId) query.andWhere('email.userId <> :exceptUserId', { exceptUserId });
+    const taken = await query.getExists();
     if (taken) throw new DomainError(ErrorCode.FieldUnavailable, `${address} is already in use :(`, { field: 'email' });
-  }
-
-  private async createInTransaction(input: NewUser): Promise<{ result: UserWithEmails; outboxIds: string[] }> {
-    this.assertUsername(input.username);
-    this.assertEmail(input.email);
-    this.assertPasswordPolicy(input.password);
-    const passwordHash = await this.passwords.hash(input.password);
-    try {
-      return await this.dataSource.transaction(async (manager) => {
-        await this.assertUsernameFree(manager, input.username);
-        await this.assertEmailFree(manager, input.email);
-        const now = this.clock.now();
-        const user = manager.create(User, {
-          id: randomId(),
-          username: input.username,
-          name: input.name,
-          passwordHash,
-          locale: input.locale ?? null,
-          roles: input.roles ?? ['user'],
-        });
-        await manager.insert(User, user);
-        const email = manager.create(UserEmail, {
-          userId: user.id,
-          address: input.email,
-          isPrimary: true,
-          verifiedAt: input.verified ? now : null,
-          verificationTokenHash: null,
-          verificationExpiresAt: null,
-        });
-        await manager.insert(UserEmail, email);
-        if (this.config.TWO_FACTOR_EMAIL_AUTO_OPT_IN) {
-          // Effective only once the user has a verified address (TwoFactorService checks both).
-          await manager.insert(TwoFactorMethod, { userId: user.id, method: 'email', status: 'enabled', changedAt: now });
-        }
-        const outboxIds = input.verified ? [] : [await this.queueVerification(manager, user, email)];
-        const saved = await manager.findOneByOrFail(User, { id: user.id });
-        return { result: { user: saved, emails: [email] }, outboxIds };
-      });
-    } catch (error) {
-      // Two registrations racing for one name: the unique index decides; answer as if checked.
-      if (isUniqueViolation(error)) {
-        throw new DomainError(ErrorCode.FieldUnavailable, 'Username or email is already in use :(');
-      }
-      throw error;
-    }
   }
 
   /**
@@ -290,7 +289,6 @@ export class UsersService {
    * the verified one (one pending change at a time) until its link is opened.
    */
   private async requestEmailChange(manager: EntityManager, user: User, address: string): Promise<string[]> {
-    this.assertEmail(address);
     const emails = await manager.find(UserEmail, { where: { userId: user.id } });
     const primary = emails.find((email) => email.isPrimary);
     if (primary?.address.toLowerCase() === address.toLowerCase()) return [];

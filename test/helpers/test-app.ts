@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { ConsoleLogger } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import pg from 'pg';
 import { inject } from 'vitest';
@@ -10,6 +11,7 @@ import { AppModule } from '../../src/app.module.js';
 import { Clock } from '../../src/common/clock.js';
 import { loadConfig, type AppConfig } from '../../src/config/app-config.js';
 import { configureApp } from '../../src/configure-app.js';
+import { loggerLevels } from '../../src/create-app.js';
 import { DataSource } from 'typeorm';
 import { MailDeliveryWorker } from '../../src/mail/mail-delivery.worker.js';
 import { SmtpSink } from './smtp-sink.js';
@@ -56,18 +58,21 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     LOG_LEVEL: 'error',
     RATE_LIMIT_PER_MINUTE: '100000',
     RATE_LIMIT_AUTHENTICATED_PER_MINUTE: '100000',
+    RATE_LIMIT_FAILED_AUTH_PER_MINUTE: '100000',
     PUBLIC_URL: 'http://app.test',
     MAIL_WORKER_INTERVAL_MS: '3600000',
     ...env,
   });
   const clock = new TestClock();
   const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] })
+    // The testing module's own logger prints errors only; the app logs at LOG_LEVEL as in production.
+    .setLogger(new ConsoleLogger({ logLevels: loggerLevels(config.LOG_LEVEL) }))
     .overrideProvider(Clock)
     .useValue(clock)
     .compile();
   const app = moduleRef.createNestApplication<NestFastifyApplication>(
     new FastifyAdapter({ bodyLimit: config.BODY_LIMIT_BYTES, trustProxy: config.trustProxy }),
-    { bodyParser: false, logger: ['error'] },
+    { bodyParser: false, logger: loggerLevels(config.LOG_LEVEL) },
   );
   await configureApp(app);
   await app.listen(0, '127.0.0.1');

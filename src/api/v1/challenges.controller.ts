@@ -1,5 +1,5 @@
 import { Body, HttpCode, Post } from '@nestjs/common';
-import { LoginService } from '../../auth/login.service.js';
+import { LoginService } from '../../account/login.service.js';
 import { ErrorCode } from '../../common/domain-error.js';
 import { ChallengesService } from '../../challenge/challenges.service.js';
 import { RateLimitPerMinute } from '../../rate-limit/rate-limit.guard.js';

@@ -1,6 +1,6 @@
 import { Body, Get, HttpCode, Headers, Post, UseFilters } from '@nestjs/common';
 import { ApiHeader } from '@nestjs/swagger';
-import { LoginService } from '../../auth/login.service.js';
+import { type LoginIdentifier, LoginService, type PasswordProof } from '../../account/login.service.js';
 import type { AuthenticatedSession } from '../../auth/sessions.service.js';
 import { DomainError, ErrorCode } from '../../common/domain-error.js';
 import { TwoFactorService } from '../../two-factor/two-factor.service.js';
@@ -12,6 +12,18 @@ import { V1Controller } from './v1-controller.decorator.js';
 import { V1_EXAMPLE, V1_EXAMPLE_HANDSHAKE_DETAILS, V1_EXAMPLE_ME, V1Operation } from './v1-openapi.js';
 import { V1LoginExceptionFilter } from './v1-exception.filter.js';
 import { presentMe } from './v1-presenters.js';
+
+/** Rocket.Chat's login body, read as the domain's identifier and password proof. */
+function credentialsOf(body: LoginDto): { identifier: LoginIdentifier; password: PasswordProof } {
+  const identifier: LoginIdentifier | null =
+    typeof body.user === 'string'
+      ? { usernameOrEmail: body.user }
+      : (body.user ??
+        (body.username !== undefined ? { username: body.username } : body.email !== undefined ? { email: body.email } : null));
+  if (!identifier || body.password === undefined) throw new DomainError(ErrorCode.InvalidCredentials, 'Unauthorized');
+  const password: PasswordProof = typeof body.password === 'string' ? { plain: body.password } : { digest: body.password.digest };
+  return { identifier, password };
+}
 
 @V1Controller('session')
 export class LoginController {
@@ -54,12 +66,16 @@ export class LoginController {
     @Headers('x-2fa-method') headerMethod: string | undefined,
     @ClientOf() client: ClientInfo,
   ) {
-    const identifier = body.user ?? body.username ?? body.email;
-    if (!identifier) throw new DomainError(ErrorCode.InvalidCredentials, 'Unauthorized');
-    const { user, session, token } = await this.login.loginWithPassword(
-      { identifier, password: body.password, secondFactor: { code: body.code ?? headerCode, method: headerMethod } },
-      client,
-    );
+    const { user, session, token } =
+      body.resume !== undefined
+        ? await this.login.loginWithResumeToken(body.resume)
+        : await this.login.loginWithPassword(
+            {
+              ...credentialsOf(body),
+              secondFactor: { code: body.code ?? headerCode, method: headerMethod },
+            },
+            client,
+          );
     return { status: 'success', data: { userId: user.id, authToken: token, me: await this.me({ user, session }) } };
   }
 

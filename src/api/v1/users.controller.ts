@@ -1,19 +1,22 @@
 import { Body, Get, HttpCode, Post, Query } from '@nestjs/common';
+import { AccountService } from '../../account/account.service.js';
 import { SessionsService, type AuthenticatedSession } from '../../auth/sessions.service.js';
 import { ErrorCode } from '../../common/domain-error.js';
 import { Requires2FA } from '../../two-factor/requires-2fa.decorator.js';
+import type { ClientInfo, TwoFactorAttempt } from '../../two-factor/two-factor.types.js';
 import { UsersService } from '../../users/users.service.js';
 import {
   CreateUserDto,
+  DeleteOwnAccountDto,
   GeneratePersonalAccessTokenDto,
+  PersonalAccessTokenNameDto,
   RegisterDto,
-  RemovePersonalAccessTokenDto,
   SendConfirmationEmailDto,
   UpdateOwnBasicInfoDto,
   VerifyEmailDto,
 } from './dto/users.dto.js';
 import { LocaleQueryDto } from './dto/locale.dto.js';
-import { CurrentAuth, V1Authenticated } from './v1-auth.guard.js';
+import { ClientOf, CurrentAuth, TwoFactorAttemptOf, V1Authenticated, V1TwoFactorHeaders } from './v1-auth.guard.js';
 import { V1Controller } from './v1-controller.decorator.js';
 import { V1_EXAMPLE, V1_EXAMPLE_USER, V1_HANDSHAKE_ERRORS, V1Operation } from './v1-openapi.js';
 import { presentUser } from './v1-presenters.js';
@@ -22,6 +25,7 @@ import { presentUser } from './v1-presenters.js';
 export class UsersController {
   constructor(
     private readonly users: UsersService,
+    private readonly accounts: AccountService,
     private readonly sessions: SessionsService,
   ) {}
 
@@ -40,10 +44,13 @@ export class UsersController {
   @Post('users.register')
   @HttpCode(200)
   async register(@Body() body: RegisterDto, @Query() query: LocaleQueryDto) {
-    const { user, emails } = await this.users.register(
-      { username: body.username, email: body.email, password: body.pass, name: body.name },
-      query.locale,
-    );
+    const { user, emails } = await this.accounts.register({
+      username: body.username,
+      email: body.email,
+      password: body.pass,
+      name: body.name,
+      locale: query.locale,
+    });
     return { success: true, user: presentUser(user, emails) };
   }
 
@@ -98,13 +105,17 @@ export class UsersController {
   @V1Authenticated({ roles: ['admin'] })
   @Requires2FA()
   async create(@CurrentAuth() auth: AuthenticatedSession, @Body() body: CreateUserDto) {
-    const { user, emails } = await this.users.createByAdmin(auth.user, body);
+    const { user, emails } = await this.accounts.createByAdmin(auth.user, body);
     return { success: true, user: presentUser(user, emails) };
   }
 
   @V1Operation({
     summary: "Change the caller's name, username, email or password",
-    description: 'A new email takes effect once verified; a new password (with currentPassword) ends the other login sessions.',
+    description:
+      'A name or username change needs nothing more. A new email or password needs a second factor with this very ' +
+      'request (the 2FA handshake; a remembered one does not count); currentPassword (hex SHA-256) is that factor for a ' +
+      'user without a method, and is needed with newPassword. A new email takes effect once verified; a new password ends ' +
+      'the other login sessions.',
     ok: { success: true, user: V1_EXAMPLE_USER },
     errors: [
       ...V1_HANDSHAKE_ERRORS,
@@ -119,9 +130,14 @@ export class UsersController {
   @Post('users.updateOwnBasicInfo')
   @HttpCode(200)
   @V1Authenticated()
-  @Requires2FA()
-  async updateOwnBasicInfo(@CurrentAuth() auth: AuthenticatedSession, @Body() body: UpdateOwnBasicInfoDto) {
-    const { user, emails } = await this.users.updateProfile(auth.user.id, body.data, auth.session.id);
+  @V1TwoFactorHeaders()
+  async updateOwnBasicInfo(
+    @CurrentAuth() auth: AuthenticatedSession,
+    @Body() body: UpdateOwnBasicInfoDto,
+    @TwoFactorAttemptOf() attempt: TwoFactorAttempt,
+    @ClientOf() client: ClientInfo,
+  ) {
+    const { user, emails } = await this.accounts.updateProfile(auth, body.data, { attempt, client });
     return { success: true, user: presentUser(user, emails) };
   }
 
@@ -143,7 +159,10 @@ export class UsersController {
   @V1Operation({
     summary: "List the caller's personal access tokens",
     description: 'Names and dates only: a token is shown once, when it is created.',
-    ok: { success: true, tokens: [{ name: 'ci-bot', createdAt: '2026-01-01T00:00:00.000Z', bypassTwoFactor: false }] },
+    ok: {
+      success: true,
+      tokens: [{ name: 'ci-bot', createdAt: '2026-01-01T00:00:00.000Z', lastTokenPart: 'Xy3_9a', bypassTwoFactor: false }],
+    },
     errors: [],
   })
   @Get('users.getPersonalAccessTokens')
@@ -155,6 +174,7 @@ export class UsersController {
       tokens: tokens.map((token) => ({
         name: token.name,
         createdAt: token.createdAt,
+        lastTokenPart: token.lastTokenPart,
         lastUsedAt: token.lastUsedAt,
         bypassTwoFactor: token.bypassTwoFactor,
       })),
@@ -162,31 +182,53 @@ export class UsersController {
   }
 
   @V1Operation({
+    summary: 'A new secret for a personal access token',
+    description: 'Same name and 2FA bypass; the old token stops working at once. Shown once.',
+    ok: { success: true, token: 'example-personal-access-token' },
+    errors: [...V1_HANDSHAKE_ERRORS, ErrorCode.ParameterRequired, ErrorCode.TokenDoesNotExist],
+  })
+  @Post('users.regeneratePersonalAccessToken')
+  @HttpCode(200)
+  @V1Authenticated()
+  @Requires2FA()
+  async regeneratePersonalAccessToken(@CurrentAuth() auth: AuthenticatedSession, @Body() body: PersonalAccessTokenNameDto) {
+    const { token } = await this.sessions.regeneratePersonalAccessToken(auth.user.id, body.tokenName);
+    return { success: true, token };
+  }
+
+  @V1Operation({
     summary: 'Revoke a personal access token',
     ok: { success: true },
-    errors: [...V1_HANDSHAKE_ERRORS, ErrorCode.ParameterRequired, ErrorCode.NotFound],
+    errors: [...V1_HANDSHAKE_ERRORS, ErrorCode.ParameterRequired, ErrorCode.TokenDoesNotExist],
   })
   @Post('users.removePersonalAccessToken')
   @HttpCode(200)
   @V1Authenticated()
   @Requires2FA()
-  async removePersonalAccessToken(@CurrentAuth() auth: AuthenticatedSession, @Body() body: RemovePersonalAccessTokenDto) {
+  async removePersonalAccessToken(@CurrentAuth() auth: AuthenticatedSession, @Body() body: PersonalAccessTokenNameDto) {
     await this.sessions.revokePersonalAccessToken(auth.user.id, body.tokenName);
     return { success: true };
   }
 
   @V1Operation({
     summary: "Delete the caller's account",
-    description: 'Asks for a second factor every time (not rememberable).',
+    description:
+      'Asks for a second factor every time (the 2FA handshake; a remembered one does not count). `password` (hex ' +
+      'SHA-256) is checked when given, and is that factor for a user without a method.',
     ok: { success: true },
-    errors: V1_HANDSHAKE_ERRORS,
+    errors: [...V1_HANDSHAKE_ERRORS, ErrorCode.InvalidCredentials],
   })
   @Post('users.deleteOwnAccount')
   @HttpCode(200)
   @V1Authenticated()
-  @Requires2FA({ rememberable: false })
-  async deleteOwnAccount(@CurrentAuth() auth: AuthenticatedSession) {
-    await this.users.deleteUser(auth.user.id);
+  @V1TwoFactorHeaders()
+  async deleteOwnAccount(
+    @CurrentAuth() auth: AuthenticatedSession,
+    @Body() body: DeleteOwnAccountDto,
+    @TwoFactorAttemptOf() attempt: TwoFactorAttempt,
+    @ClientOf() client: ClientInfo,
+  ) {
+    await this.accounts.deleteOwnAccount(auth, body.password, { attempt, client });
     return { success: true };
   }
 }

@@ -4,17 +4,30 @@ import { ApiHeader } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { SessionsService, type AuthenticatedSession } from '../../auth/sessions.service.js';
 import { DomainError, ErrorCode } from '../../common/domain-error.js';
+import { FailedAuthLimiter } from '../../rate-limit/failed-auth.limiter.js';
+import { REQUIRES_2FA } from '../../two-factor/two-factor.types.js';
+import { validateBodyEarly } from '../shared/validation-pipe.js';
 import { clientInfoOf } from '../../two-factor/two-factor.guard.js';
-import type { TwoFactorSubject } from '../../two-factor/two-factor.types.js';
+import type { TwoFactorAttempt, TwoFactorSubject } from '../../two-factor/two-factor.types.js';
 import { AUTHENTICATED_ROUTE } from '../../rate-limit/rate-limit.guard.js';
 import { V1ErrorResponse } from './v1-openapi.js';
 
-export type V1Request = FastifyRequest & { auth?: AuthenticatedSession; twoFactorSubject?: TwoFactorSubject };
+export type V1Request = FastifyRequest & {
+  auth?: AuthenticatedSession;
+  twoFactorSubject?: TwoFactorSubject;
+  twoFactorAttempt?: TwoFactorAttempt;
+};
 
 const headerValue = (request: FastifyRequest, name: string): string | undefined => {
   const value = request.headers[name];
   return typeof value === 'string' ? value : undefined;
 };
+
+/** Surface 1's second factor: Rocket.Chat clients repeat the request with `x-2fa-code` / `x-2fa-method`. */
+const attemptOf = (request: FastifyRequest): TwoFactorAttempt => ({
+  code: headerValue(request, 'x-2fa-code'),
+  method: headerValue(request, 'x-2fa-method'),
+});
 
 /**
  * `X-User-Id` + `X-Auth-Token`, checked against the sessions table (one indexed query), on routes
@@ -26,6 +39,7 @@ export class V1AuthGuard implements CanActivate {
   constructor(
     private readonly sessions: SessionsService,
     private readonly reflector: Reflector,
+    private readonly failedAuth: FailedAuthLimiter,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -38,7 +52,11 @@ export class V1AuthGuard implements CanActivate {
     const userId = headerValue(request, 'x-user-id');
     const token = headerValue(request, 'x-auth-token');
     const auth = userId && token ? await this.sessions.authenticate(userId, token) : null;
-    if (!auth) throw new DomainError(ErrorCode.AuthenticationRequired, 'You must be logged in to do this.');
+    if (!auth) {
+      // Guessing tokens is slowed per client address (429 past the limit).
+      await this.failedAuth.recordFailure(request.ip);
+      throw new DomainError(ErrorCode.AuthenticationRequired, 'You must be logged in to do this.');
+    }
     // Role checks come before any second factor: no code is mailed for a request that cannot succeed.
     const roles = this.reflector.getAllAndOverride<string[] | undefined>(V1_REQUIRED_ROLES, [
       context.getHandler(),
@@ -49,6 +67,12 @@ export class V1AuthGuard implements CanActivate {
     }
     request.auth = auth;
     request.twoFactorSubject = auth;
+    request.twoFactorAttempt = attemptOf(request);
+    // The handshake (next, in TwoFactorGuard) mails codes and counts attempts: never for a body
+    // the route would refuse anyway.
+    if (this.reflector.getAllAndOverride(REQUIRES_2FA, [context.getHandler(), context.getClass()])) {
+      await validateBodyEarly(context);
+    }
     return true;
   }
 }
@@ -77,3 +101,19 @@ export const CurrentAuth = createParamDecorator((_: unknown, context: ExecutionC
 export const ClientOf = createParamDecorator((_: unknown, context: ExecutionContext) =>
   clientInfoOf(context.switchToHttp().getRequest<V1Request>()),
 );
+
+/** The second factor the request carries (`x-2fa-code` / `x-2fa-method`), for routes that check it themselves. */
+export const TwoFactorAttemptOf = createParamDecorator((_: unknown, context: ExecutionContext): TwoFactorAttempt =>
+  attemptOf(context.switchToHttp().getRequest<V1Request>()),
+);
+
+/** Marks (for tests and tooling) a route whose handler runs the 2FA handshake itself, through the domain. */
+export const V1_HANDSHAKE_IN_HANDLER = 'v1:handshake-in-handler';
+
+/** Documents the handshake headers on routes that run it from the domain rather than through @Requires2FA. */
+export const V1TwoFactorHeaders = () =>
+  applyDecorators(
+    SetMetadata(V1_HANDSHAKE_IN_HANDLER, true),
+    ApiHeader({ name: 'x-2fa-code', required: false, description: 'The second-factor code, after a totp-required answer' }),
+    ApiHeader({ name: 'x-2fa-method', required: false, description: 'totp, email or password (hex SHA-256 of the password)' }),
+  );

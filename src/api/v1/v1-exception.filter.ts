@@ -32,7 +32,7 @@ export function v1ErrorBody(error: DomainError, statusOverride?: number): WireEr
     return { status: mapping.status, body: { status: 'error', message: mapping.message } };
   }
   if (error.code === ErrorCode.RateLimited) {
-    const wait = Number(error.details?.retryAfterSeconds ?? 60);
+    const wait = Number((error.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds ?? 60);
     return {
       status: 429,
       body: {

@@ -1,6 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiResponse } from '@nestjs/swagger';
-import { DomainError, ErrorCode } from '../../common/domain-error.js';
+import { DomainError, type DomainErrorDetails, ErrorCode } from '../../common/domain-error.js';
 import { V1_ERRORS } from './v1-errors.js';
 import { v1ErrorBody, v1LoginErrorBody } from './v1-exception.filter.js';
 
@@ -35,12 +35,17 @@ export const V1_EXAMPLE_USER = {
   username: 'alice',
   name: 'Alice Example',
   emails: [{ address: V1_EXAMPLE.email, verified: true }],
+  active: true,
   roles: ['user'],
+  status: 'offline',
   createdAt: '2025-01-01T12:00:00.000Z',
 };
 
 export const V1_EXAMPLE_ME = {
   ...V1_EXAMPLE_USER,
+  status: 'online',
+  email: V1_EXAMPLE.email,
+  settings: { preferences: {} },
   services: { email2fa: { enabled: true }, totp: { enabled: false } },
 };
 
@@ -55,7 +60,7 @@ const HANDSHAKE_DETAILS = V1_EXAMPLE_HANDSHAKE_DETAILS;
 interface ErrorExample {
   summary: string;
   message: string;
-  details?: Record<string, unknown>;
+  details?: DomainErrorDetails;
   /** The example's key when two codes share an errorType. */
   name?: string;
 }
@@ -94,14 +99,19 @@ const ERROR_EXAMPLES: Partial<Record<ErrorCode, ErrorExample>> = {
     summary: 'The email with the code could not be sent at once; it stays queued and is retried',
     message: 'The email with the code could not be sent; try again later',
   },
-  [ErrorCode.InvalidCredentials]: {
-    summary: 'The current password is not correct',
-    message: 'The current password is not correct',
-  },
+  [ErrorCode.InvalidCredentials]: { summary: 'The password (hex SHA-256) is not correct', message: 'Invalid password' },
   [ErrorCode.InvalidEmail]: { summary: 'Not a valid email address', message: 'Invalid email not-an-email' },
   [ErrorCode.InvalidUsername]: {
-    summary: 'Not a valid username',
-    message: 'The username must be 3-32 letters, digits, ".", "-" or "_"',
+    summary: 'Not a valid username (letters, digits, ".", "-", "_")',
+    message: 'The username provided is not valid',
+  },
+  [ErrorCode.UsernameBlocked]: {
+    summary: 'A reserved username (admin, system, …)',
+    message: "admin is blocked and can't be used!",
+  },
+  [ErrorCode.InvalidName]: {
+    summary: 'An empty name, or one with markup characters',
+    message: 'Name contains invalid characters',
   },
   [ErrorCode.FieldUnavailable]: {
     summary: 'Username or email already in use',
@@ -109,8 +119,15 @@ const ERROR_EXAMPLES: Partial<Record<ErrorCode, ErrorExample>> = {
     details: { field: 'username' },
   },
   [ErrorCode.PasswordPolicy]: {
-    summary: 'The password breaks the password policy',
-    message: 'The password must be between 8 and 256 characters',
+    summary: 'The password breaks the password policy; details lists the rules it breaks',
+    message: "The password provided does not meet the server's password policy.",
+    details: [
+      {
+        error: 'error-password-policy-not-met-minLength',
+        message: 'The password does not meet the minimum length password policy.',
+        limit: 8,
+      },
+    ],
   },
   [ErrorCode.InvalidToken]: {
     summary: 'Unknown, used or expired verification token',
@@ -125,6 +142,7 @@ const ERROR_EXAMPLES: Partial<Record<ErrorCode, ErrorExample>> = {
     summary: 'A token with this name already exists',
     message: 'A token with this name already exists',
   },
+  [ErrorCode.TokenDoesNotExist]: { summary: 'The user has no token of that name', message: 'Token does not exist' },
   [ErrorCode.InvalidCode]: { summary: 'The code is wrong', message: 'Invalid code' },
   [ErrorCode.TotpAlreadyEnabled]: { summary: 'TOTP is already enabled', message: 'TOTP is already enabled' },
   [ErrorCode.TotpNotEnabled]: { summary: 'TOTP is not enabled', message: 'TOTP is not enabled' },

@@ -2,19 +2,28 @@ import type { SecondFactorMethod } from '../../two-factor/two-factor.types.js';
 import type { UserEmail } from '../../users/user-email.entity.js';
 import type { User } from '../../users/user.entity.js';
 
-/** The user as Rocket.Chat clients know it; never a secret (no hashes, no tokens). */
+/**
+ * The user as Rocket.Chat clients know it; never a secret (no hashes, no tokens). Every account
+ * here is active (deletion removes it); presence is not tracked, so others see `offline`.
+ */
 export const presentUser = (user: User, emails: UserEmail[]) => ({
   _id: user.id,
   username: user.username,
   name: user.name,
   emails: emails.map((email) => ({ address: email.address, verified: email.verifiedAt !== null })),
+  active: true,
   roles: user.roles,
+  status: 'offline',
   ...(user.locale ? { language: user.locale } : {}),
   createdAt: user.createdAt,
 });
 
+/** `/me` and login's `me`: the caller, online by definition, with the settings and services clients read. */
 export const presentMe = (user: User, emails: UserEmail[], methods: SecondFactorMethod[]) => ({
   ...presentUser(user, emails),
+  status: 'online',
+  email: emails.find((email) => email.verifiedAt !== null)?.address ?? emails[0]?.address,
+  settings: { preferences: {} },
   services: {
     email2fa: { enabled: methods.includes('email') },
     totp: { enabled: methods.includes('totp') },

@@ -1,5 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { IsString, Matches, MaxLength } from 'class-validator';
+import { Optional } from './validation.js';
 
 /**
  * A BCP 47-like language tag: a 2–3 letter language and up to two subtags (`de`, `pt-BR`,
@@ -16,7 +17,7 @@ export class LocaleQueryDto {
     pattern: LOCALE_PATTERN.source,
     maxLength: 16,
   })
-  @IsOptional()
+  @Optional()
   @IsString()
   @MaxLength(16)
   @Matches(LOCALE_PATTERN)

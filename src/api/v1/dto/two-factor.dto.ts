@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
-import { RequiredParam } from './validation.js';
+import { IsInt, IsString, Max, MaxLength, Min } from 'class-validator';
+import { Optional, RequiredParam } from './validation.js';
 
 export class SendEmailCodeDto {
   @ApiProperty({ description: 'Username or email of the user who needs a code', example: 'alice@example.com', maxLength: 254 })
@@ -22,7 +22,7 @@ export class UnlockUserDto {
 /** Rocket.Chat's pagination parameters. */
 export class PaginationQueryDto {
   @ApiPropertyOptional({ type: 'integer', description: 'Page size', example: 50, default: 50, minimum: 1, maximum: 100 })
-  @IsOptional()
+  @Optional()
   @Type(() => Number)
   @IsInt()
   @Min(1)
@@ -30,7 +30,7 @@ export class PaginationQueryDto {
   count?: number;
 
   @ApiPropertyOptional({ type: 'integer', description: 'Items to skip', example: 0, default: 0, minimum: 0, maximum: 1_000_000 })
-  @IsOptional()
+  @Optional()
   @Type(() => Number)
   @IsInt()
   @Min(0)

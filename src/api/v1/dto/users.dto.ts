@@ -6,20 +6,24 @@ import {
   IsEmail,
   IsHexadecimal,
   IsNotEmpty,
-  IsOptional,
+  IsObject,
   IsString,
   Length,
   Matches,
   MaxLength,
   ValidateNested,
 } from 'class-validator';
-import { NO_CONTROL_CHARS, RequiredParam } from './validation.js';
+import { NO_CONTROL_CHARS, Optional, RequiredParam } from './validation.js';
 
 export class RegisterDto {
-  @ApiProperty({ description: '3-32 letters, digits, ".", "-" or "_"', example: 'alice', maxLength: 64 })
+  @ApiProperty({
+    description: 'Letters, digits, ".", "-" or "_" (reserved names such as admin are refused)',
+    example: 'alice',
+    maxLength: 254,
+  })
   @IsString()
   @IsNotEmpty()
-  @MaxLength(64)
+  @MaxLength(254)
   username: string;
 
   // Format checked by the domain (error-invalid-email); only the type and size here.
@@ -85,19 +89,23 @@ export class CreateUserDto {
   @MaxLength(1024)
   password: string;
 
-  @ApiProperty({ description: '3-32 letters, digits, ".", "-" or "_"', example: 'bob', maxLength: 64 })
+  @ApiProperty({
+    description: 'Letters, digits, ".", "-" or "_" (reserved names such as admin are refused)',
+    example: 'bob',
+    maxLength: 254,
+  })
   @IsString()
   @IsNotEmpty()
-  @MaxLength(64)
+  @MaxLength(254)
   username: string;
 
   @ApiPropertyOptional({ description: 'Mark the email as verified (no verification link is sent)', example: true })
-  @IsOptional()
+  @Optional()
   @IsBoolean()
   verified?: boolean;
 
   @ApiPropertyOptional({ type: [String], description: 'Role names (lowercase letters, digits, "-")', example: ['user'] })
-  @IsOptional()
+  @Optional()
   @IsArray()
   @IsString({ each: true })
   @Matches(/^[a-z][a-z0-9-]{0,31}$/, { each: true })
@@ -106,17 +114,17 @@ export class CreateUserDto {
 
 export class BasicInfoDto {
   @ApiPropertyOptional({ description: 'Display name', example: 'Alice Example', maxLength: 128 })
-  @IsOptional()
+  @Optional()
   @IsString()
   @MaxLength(128)
   @Matches(NO_CONTROL_CHARS)
   name?: string;
 
-  @ApiPropertyOptional({ description: 'A new username', example: 'alice', maxLength: 64 })
-  @IsOptional()
+  @ApiPropertyOptional({ description: 'A new username', example: 'alice', maxLength: 254 })
+  @Optional()
   @IsString()
   @IsNotEmpty()
-  @MaxLength(64)
+  @MaxLength(254)
   username?: string;
 
   @ApiPropertyOptional({
@@ -124,7 +132,7 @@ export class BasicInfoDto {
     example: 'alice.new@example.com',
     maxLength: 254,
   })
-  @IsOptional()
+  @Optional()
   @IsEmail()
   @MaxLength(254)
   email?: string;
@@ -136,7 +144,7 @@ export class BasicInfoDto {
     minLength: 64,
     maxLength: 64,
   })
-  @IsOptional()
+  @Optional()
   @IsHexadecimal()
   @Length(64, 64)
   currentPassword?: string;
@@ -146,7 +154,7 @@ export class BasicInfoDto {
     example: 'example-new-password',
     maxLength: 1024,
   })
-  @IsOptional()
+  @Optional()
   @IsString()
   @IsNotEmpty()
   @MaxLength(1024)
@@ -155,9 +163,9 @@ export class BasicInfoDto {
 
 export class UpdateOwnBasicInfoDto {
   @ApiProperty({ type: () => BasicInfoDto, description: 'The fields to change' })
+  @IsObject()
   @ValidateNested()
   @Type(() => BasicInfoDto)
-  @IsNotEmpty()
   data: BasicInfoDto;
 }
 
@@ -170,12 +178,26 @@ export class GeneratePersonalAccessTokenDto {
   tokenName: string;
 
   @ApiPropertyOptional({ description: 'The token skips the 2FA handshake', example: false, default: false })
-  @IsOptional()
+  @Optional()
   @IsBoolean()
   bypassTwoFactor?: boolean;
 }
 
-export class RemovePersonalAccessTokenDto {
+export class DeleteOwnAccountDto {
+  /** Hex SHA-256 of the password, either case, as Rocket.Chat clients send it. */
+  @ApiPropertyOptional({
+    description: 'Hex SHA-256 of the password (either case); the second factor of a user without a method',
+    example: 'abcdef0123456789'.repeat(4),
+    minLength: 64,
+    maxLength: 64,
+  })
+  @Optional()
+  @IsHexadecimal()
+  @Length(64, 64)
+  password?: string;
+}
+
+export class PersonalAccessTokenNameDto {
   @ApiProperty({ description: 'The name the token was created with', example: 'ci-bot', maxLength: 128 })
   @RequiredParam()
   @IsString()

@@ -1,7 +1,6 @@
 import { IsNotEmpty } from 'class-validator';
 
+export { isObjectWithKeys, NO_CONTROL_CHARS, Optional } from '../../shared/validation.js';
+
 /** A parameter whose absence Rocket.Chat reports as `error-parameter-required`, not `invalid-params`. */
 export const RequiredParam = () => IsNotEmpty({ context: { parameterRequired: true } });
-
-/** No control characters: they have no business in names and would only serve header or log injection. */
-export const NO_CONTROL_CHARS = /^[^\p{Cc}]*$/u;

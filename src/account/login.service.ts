@@ -1,17 +1,22 @@
 import { Injectable } from '@nestjs/common';
+import { PasswordService } from '../auth/password.service.js';
+import { IssuedSession, SessionsService } from '../auth/sessions.service.js';
 import { ChallengesService } from '../challenge/challenges.service.js';
 import { DomainError, ErrorCode, isDomainError } from '../common/domain-error.js';
 import { clientFingerprint, TwoFactorService } from '../two-factor/two-factor.service.js';
 import type { ClientInfo, TwoFactorAttempt } from '../two-factor/two-factor.types.js';
 import type { User } from '../users/user.entity.js';
 import { UsersService } from '../users/users.service.js';
-import { PasswordService } from './password.service.js';
-import { IssuedSession, SessionsService } from './sessions.service.js';
+
+/** Who is logging in: by username, by email, or either (an `@` makes it an email). */
+export type LoginIdentifier = { username: string } | { email: string } | { usernameOrEmail: string };
+
+/** The password as typed, or its hex SHA-256 as Meteor clients send it. */
+export type PasswordProof = { plain: string } | { digest: string };
 
 export interface PasswordLogin {
-  /** Username or email address. */
-  identifier: string;
-  password: string;
+  identifier: LoginIdentifier;
+  password: PasswordProof;
   secondFactor: TwoFactorAttempt;
 }
 
@@ -34,9 +39,13 @@ export class LoginService {
    * factor starts a session that counts as 2FA-authorized for this client.
    */
   async loginWithPassword(input: PasswordLogin, client: ClientInfo): Promise<LoggedIn> {
-    const user = await this.users.findByUsernameOrEmail(input.identifier);
-    // verify() spends the same time for an unknown user as for a wrong password.
-    const passwordOk = await this.passwords.verify(user?.passwordHash ?? null, input.password);
+    const user = await this.findUser(input.identifier);
+    const hash = user?.passwordHash ?? null;
+    // Both checks spend the same time for an unknown user as for a wrong password.
+    const passwordOk =
+      'plain' in input.password
+        ? await this.passwords.verify(hash, input.password.plain)
+        : await this.passwords.verifyDigest(hash, input.password.digest);
     if (!user || !passwordOk) throw new DomainError(ErrorCode.InvalidCredentials, 'Unauthorized');
 
     const outcome = await this.twoFactor
@@ -47,6 +56,17 @@ export class LoginService {
       outcome === 'verified' ? { fingerprint: clientFingerprint(client), until: this.twoFactor.rememberUntil() } : undefined,
     );
     return { ...issued, user };
+  }
+
+  /**
+   * Meteor's resume login: the authToken of a live login session logs in again, answering with
+   * that same session and token. It was issued after every factor the user had, so none is asked.
+   */
+  async loginWithResumeToken(token: string): Promise<LoggedIn> {
+    const found = await this.sessions.authenticateToken(token);
+    // Personal access tokens are used as X-Auth-Token, not traded for a login.
+    if (!found || found.session.kind !== 'login') throw new DomainError(ErrorCode.InvalidCredentials, 'Unauthorized');
+    return { user: found.user, session: found.session, token };
   }
 
   /**
@@ -62,20 +82,27 @@ export class LoginService {
     return { ...issued, user };
   }
 
+  logout(sessionId: string): Promise<void> {
+    return this.sessions.revoke(sessionId);
+  }
+
+  private findUser(identifier: LoginIdentifier): Promise<User | null> {
+    if ('username' in identifier) return this.users.findByUsername(identifier.username);
+    if ('email' in identifier) return this.users.findByEmail(identifier.email);
+    return this.users.findByUsernameOrEmail(identifier.usernameOrEmail);
+  }
+
   /**
    * A login that needs a second factor becomes a challenge: TwoFactorRequired goes back to the
    * client with `details.challengeId` added (the email code, if any, was mailed by the handshake).
    * Every other error passes unchanged.
    */
   private async withChallenge(error: unknown, user: User, client: ClientInfo): Promise<never> {
-    if (!isDomainError(error) || error.code !== ErrorCode.TwoFactorRequired) throw error;
-    const method = error.details?.method;
+    if (!isDomainError(error) || error.code !== ErrorCode.TwoFactorRequired || Array.isArray(error.details)) throw error;
+    const details = error.details as Record<string, unknown> | undefined;
+    const method = details?.method;
     if (method !== 'email' && method !== 'totp') throw error;
     const challenge = await this.challenges.create(user, 'login', method, client);
-    throw new DomainError(error.code, error.message, { ...error.details, challengeId: challenge.id });
-  }
-
-  logout(sessionId: string): Promise<void> {
-    return this.sessions.revoke(sessionId);
+    throw new DomainError(error.code, error.message, { ...details, challengeId: challenge.id });
   }
 }

@@ -1,12 +1,12 @@
 import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
-import { UsersService } from './users.service.js';
+import { AccountService } from './account.service.js';
 
 /** ADMIN_USERNAME / ADMIN_EMAIL / ADMIN_PASSWORD: create that admin on start if missing. */
 @Injectable()
 export class AdminBootstrap implements OnApplicationBootstrap {
-  constructor(private readonly users: UsersService) {}
+  constructor(private readonly accounts: AccountService) {}
 
   onApplicationBootstrap(): Promise<void> {
-    return this.users.ensureAdmin();
+    return this.accounts.ensureAdmin();
   }
 }

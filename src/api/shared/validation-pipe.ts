@@ -1,0 +1,55 @@
+import { type ExecutionContext, type Type, ValidationError, ValidationPipe } from '@nestjs/common';
+import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum.js';
+import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
+import { DomainError, ErrorCode } from '../../common/domain-error.js';
+
+const flatten = (errors: ValidationError[], parent = ''): ValidationError[] =>
+  errors.flatMap((error) => {
+    const path = parent ? `${parent}.${error.property}` : error.property;
+    return error.children?.length ? flatten(error.children, path) : [{ ...error, property: path }];
+  });
+
+/** Names the fields and the rule they broke, never the values (they may be passwords or codes). */
+export const validationExceptionFactory = (errors: ValidationError[]): DomainError => {
+  const flat = flatten(errors);
+  const required = flat.find(
+    (error) =>
+      Object.values(error.contexts ?? {}).some((context) => (context as { parameterRequired?: boolean }).parameterRequired) &&
+      (error.value === undefined || error.value === null || error.value === ''),
+  );
+  if (required) return new DomainError(ErrorCode.ParameterRequired, `${required.property} is required`);
+  const problems = flat.map((error) => `${error.property} is invalid`);
+  return new DomainError(ErrorCode.InvalidParams, [...new Set(problems)].join('; ') || 'Invalid parameters');
+};
+
+/** The one validation every route of both surfaces gets. */
+export const createValidationPipe = (): ValidationPipe =>
+  new ValidationPipe({
+    // Unknown fields are dropped before validation and never reach the code: Rocket.Chat ignores
+    // them, and its clients send some (joinDefaultChannels, customFields, …).
+    whitelist: true,
+    forbidNonWhitelisted: false,
+    forbidUnknownValues: true,
+    transform: true,
+    transformOptions: { enableImplicitConversion: false },
+    validationError: { target: false, value: true },
+    exceptionFactory: validationExceptionFactory,
+  });
+
+const bodyPipe = createValidationPipe();
+
+/**
+ * Validates the route's @Body() now, ahead of the pipes. Guards run before pipes, so a route
+ * guard that acts (mails a second-factor code, counts an attempt) would otherwise act on a request
+ * its own validation is about to refuse.
+ */
+export async function validateBodyEarly(context: ExecutionContext): Promise<void> {
+  const args: Record<string, { index: number }> =
+    Reflect.getMetadata(ROUTE_ARGS_METADATA, context.getClass(), context.getHandler().name) ?? {};
+  const body = Object.entries(args).find(([key]) => key.split(':')[0] === String(RouteParamtypes.BODY));
+  if (!body) return;
+  const types: Type[] = Reflect.getMetadata('design:paramtypes', context.getClass().prototype, context.getHandler().name) ?? [];
+  const metatype = types[body[1].index];
+  const request = context.switchToHttp().getRequest<{ body?: unknown }>();
+  await bodyPipe.transform(request.body, { type: 'body', metatype });
+}
