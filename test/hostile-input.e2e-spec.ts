@@ -153,7 +153,19 @@ describe('hostile input (surface 1)', () => {
   let adminAuth: Credentials;
   const agent = { 'user-agent': 'hostile-input/victim' };
 
+  // Everything the app writes while this file runs: a hostile request must not log an error or a stack trace.
+  const logged: string[] = [];
+  const originalWrites = { out: process.stdout.write.bind(process.stdout), err: process.stderr.write.bind(process.stderr) };
+  const capture =
+    (original: typeof process.stdout.write) =>
+    (chunk: unknown, ...rest: unknown[]): boolean => {
+      logged.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
+      return (original as (...args: unknown[]) => boolean)(chunk, ...rest);
+    };
+
   beforeAll(async () => {
+    process.stdout.write = capture(originalWrites.out) as typeof process.stdout.write;
+    process.stderr.write = capture(originalWrites.err) as typeof process.stderr.write;
     t = await createTestApp({
       BODY_LIMIT_BYTES: String(BODY_LIMIT),
       ADMIN_USERNAME: ADMIN.username,
@@ -168,7 +180,11 @@ describe('hostile input (surface 1)', () => {
     // A token to regenerate or remove, so those bodies are otherwise valid.
     await api.post('/api/v1/users.generatePersonalAccessToken', { tokenName: 'keep' }, { auth: victimAuth, headers: agent });
   });
-  afterAll(async () => t?.close());
+  afterAll(async () => {
+    process.stdout.write = originalWrites.out;
+    process.stderr.write = originalWrites.err;
+    await t?.close();
+  });
 
   /** Every row a request could change, as a digest per table (last_used_at is touched by reads). */
   async function snapshot(): Promise<Record<string, unknown>> {
@@ -513,5 +529,11 @@ describe('hostile input (surface 1)', () => {
       const me = await api.get('/api/v1/me', { auth });
       expect(me.body.services.email2fa).toEqual({ enabled: true });
     });
+  });
+
+  it('logged no error and no stack trace for any of it (LOG_LEVEL=error)', () => {
+    const output = logged.join('');
+    expect(output).not.toMatch(/\bERROR\b/);
+    expect(output).not.toMatch(/^\s+at /m);
   });
 });

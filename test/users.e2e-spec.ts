@@ -749,7 +749,7 @@ describe('surface 1: accounts', () => {
       const unknown = await update(auth, { roles: ['admin'], name: 'Still Me', customFields: { x: 1 } });
       expect(unknown.status).toBe(200);
       expect(unknown.body.user).toMatchObject({ name: 'Still Me', roles: ['user'] });
-      for (const body of [{ name: 'x' }, { data: [] }, { data: 'name' }, { data: null }]) {
+      for (const body of [{ name: 'x' }, { data: [] }, { data: 'name' }, { data: null }, { data: { toString: 'x' } }]) {
         const res = await api.post('/api/v1/users.updateOwnBasicInfo', body, { auth });
         expect(res.status, JSON.stringify(body)).toBe(400);
         expect(res.body).toEqual(failure('invalid-params'));
