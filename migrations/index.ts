@@ -3,6 +3,7 @@ import { AuditEvents1763790000000 } from './1763790000000-audit-events.js';
 import { TotpBackupCodes1763800000000 } from './1763800000000-totp-backup-codes.js';
 import { Challenges1763810000000 } from './1763810000000-challenges.js';
 import { PersonalTokenLastPart1764300000000 } from './1764300000000-personal-token-last-part.js';
+import { TokenSessions1764400000000 } from './1764400000000-token-sessions.js';
 
 /** Listed explicitly (not globbed) so the app, the CLI and the tests load the same classes. */
 export const migrations = [
@@ -11,4 +12,5 @@ export const migrations = [
   TotpBackupCodes1763800000000,
   Challenges1763810000000,
   PersonalTokenLastPart1764300000000,
+  TokenSessions1764400000000,
 ];

@@ -8,6 +8,7 @@ import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MailModule } from './mail/mail.module.js';
 import { RateLimitModule } from './rate-limit/rate-limit.module.js';
+import { SecurityAlertsModule } from './security-alerts/security-alerts.module.js';
 import { UsersModule } from './users/users.module.js';
 
 @Module({})
@@ -20,6 +21,7 @@ export class AppModule {
         DatabaseModule,
         MailModule,
         UsersModule,
+        SecurityAlertsModule,
         HealthModule,
         // Before RateLimitModule: global guards run in the order their modules are registered, and
         // the rate limiter counts authenticated routes per verified user (set by V1AuthGuard).

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChallengesService } from '../src/challenge/challenges.service.js';
-import { EmailCodesService } from '../src/two-factor/email-codes.service.js';
+import { EmailCodesRepository } from '../src/two-factor/repositories/email-codes.repository.js';
 import { Api, loginWithEmailCode, registerVerifiedUser, type TestUser } from './helpers/api.js';
 import { holdUntilAll } from './helpers/barrier.js';
 import { PAT_ROUTE } from './helpers/routes.js';
@@ -14,7 +14,7 @@ import { createTestApp, type TestApp } from './helpers/test-app.js';
 describe('races: one code, many requests', () => {
   let t: TestApp;
   let api: Api;
-  let codes: EmailCodesService;
+  let codes: EmailCodesRepository;
   let challenges: ChallengesService;
   let agentSequence = 0;
   const newAgent = () => ({ 'user-agent': `races/${++agentSequence}` });
@@ -23,7 +23,7 @@ describe('races: one code, many requests', () => {
     // Attempt limits out of the way: every request must reach the use of the code.
     t = await createTestApp({ EMAIL_CODE_MAX_ATTEMPTS: '20', LOCKOUT_THRESHOLD: '100', LOCKOUT_MAX_FAILURES: '1000' });
     api = new Api(t.baseUrl);
-    codes = t.app.get(EmailCodesService, { strict: false });
+    codes = t.app.get(EmailCodesRepository, { strict: false });
     challenges = t.app.get(ChallengesService, { strict: false });
   });
   afterAll(async () => t?.close());

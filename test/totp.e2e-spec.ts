@@ -11,7 +11,8 @@ import {
 import { base32Decode, hotp, timeStep, totp } from './helpers/rfc6238.js';
 import { PAT_ROUTE } from './helpers/routes.js';
 import { createTestApp, type TestApp } from './helpers/test-app.js';
-import { TwoFactorService } from '../src/two-factor/two-factor.service.js';
+import { BackupCodeStrategy } from '../src/two-factor/strategies/backup-code.strategy.js';
+import { TotpStrategy } from '../src/two-factor/strategies/totp.strategy.js';
 import type { User } from '../src/users/user.entity.js';
 
 /**
@@ -458,11 +459,11 @@ describe('TOTP and backup codes (surface 1)', () => {
       // HTTP requests rarely overlap inside the read-check-write window; in-process calls always
       // do (every read is issued before any write), so this is where the atomic UPDATE must hold.
       nextStep();
-      const twoFactor = t.app.get(TwoFactorService);
+      const totpStrategy = t.app.get(TotpStrategy, { strict: false });
       const user = { id: subject.user.userId } as User;
       const sameStep = codeAt(subject.secret);
-      const verdicts = await Promise.all([1, 2, 3, 4, 5].map(() => twoFactor.verifyTotpOrBackupCode(user, sameStep)));
-      expect(verdicts.filter(Boolean)).toHaveLength(1);
+      const verdicts = await Promise.all([1, 2, 3, 4, 5].map(() => totpStrategy.verify(user, sameStep, t.db.manager)));
+      expect(verdicts.filter((verdict) => verdict === 'verified')).toHaveLength(1);
     });
 
     it('accepts codes one time step either side and refuses two steps away; a step before the last accepted one is refused', async () => {
@@ -544,12 +545,12 @@ describe('TOTP and backup codes (surface 1)', () => {
       expect(await remaining(subject.auth)).toBe(9);
 
       // In process, every call overlaps every other.
-      const twoFactor = t.app.get(TwoFactorService);
+      const backupStrategy = t.app.get(BackupCodeStrategy, { strict: false });
       const user = { id: subject.user.userId } as User;
       const verdicts = await Promise.all(
-        [1, 2, 3, 4, 5].map(() => twoFactor.verifyTotpOrBackupCode(user, subject.backupCodes[1]!)),
+        [1, 2, 3, 4, 5].map(() => backupStrategy.verify(user, subject.backupCodes[1]!, t.db.manager)),
       );
-      expect(verdicts.filter(Boolean)).toHaveLength(1);
+      expect(verdicts.filter((verdict) => verdict === 'verified')).toHaveLength(1);
       expect(await remaining(subject.auth)).toBe(8);
     });
 

@@ -120,16 +120,24 @@ describe('surface 1: accounts', () => {
       expect(await outboxSize()).toBe(outbox);
     });
 
-    it('rejects a taken email, case-insensitively, with error-field-unavailable and creates nothing', async () => {
+    it('rejects a taken email, case-insensitively, with error-field-unavailable; the owner gets a security alert', async () => {
       const taken = await registerUnverified('reg');
       const account = { ...newAccount('reg'), email: taken.email.toUpperCase() };
       const outbox = await outboxSize();
+      const before = t.mail.messages.length;
       const res = await api.post('/api/v1/users.register', account);
       expect(res.status).toBe(400);
       expect(res.body).toEqual(failure('error-field-unavailable', { field: 'email' }));
       expect(await usersNamed(account.username)).toBe(0);
       expect(await emailsAt(taken.email)).toBe(1);
-      expect(await outboxSize()).toBe(outbox);
+      // The only mail: the alert to the address someone tried to register with.
+      expect(await outboxSize()).toBe(outbox + 1);
+      const alert = await t.mail.waitFor(
+        (m) => m.to.some((to) => to.toLowerCase() === taken.email) && m.subject === 'Sign-up attempt with your email address',
+        { after: before },
+      );
+      expect(alert.text).toContain(account.email);
+      expect(alert.html).toContain(account.email);
     });
 
     it("rejects a short password with Rocket.Chat's error-password-policy-not-met (its rules in details) and creates nothing", async () => {

@@ -4,12 +4,15 @@ import { PasswordService } from '../auth/password.service.js';
 import type { AuthenticatedSession } from '../auth/sessions.service.js';
 import { SessionsService } from '../auth/sessions.service.js';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { DomainEvents } from '../common/domain-events.js';
+import { randomId } from '../common/random.js';
 import { AppConfig } from '../config/app-config.js';
 import { MailService } from '../mail/mail.service.js';
+import { TwoFactorMethodsService } from '../two-factor/two-factor-methods.service.js';
 import { TwoFactorService } from '../two-factor/two-factor.service.js';
 import type { ClientInfo, TwoFactorAttempt } from '../two-factor/two-factor.types.js';
 import type { User } from '../users/user.entity.js';
-import { type ProfileWrite, UsersService, type UserWithEmails } from '../users/users.service.js';
+import { type ProfileWrite, RESERVED_USERNAMES, UsersService, type UserWithEmails } from '../users/users.service.js';
 
 export interface Registration {
   username: string;
@@ -33,10 +36,11 @@ export interface ProfileChanges {
   newPassword?: string;
 }
 
-/** The second factor the request carries, and the client it comes from. */
+/** The second factor the request carries, the client it comes from, and the language of any alert. */
 export interface Confirmation {
   attempt: TwoFactorAttempt;
   client: ClientInfo;
+  locale?: string | null;
 }
 
 /**
@@ -54,13 +58,60 @@ export class AccountService {
     private readonly passwords: PasswordService,
     private readonly sessions: SessionsService,
     private readonly twoFactor: TwoFactorService,
+    private readonly methods: TwoFactorMethodsService,
     private readonly mail: MailService,
+    private readonly events: DomainEvents,
     @Inject(AppConfig) private readonly config: AppConfig,
   ) {}
 
-  /** Self-service registration: unverified email, verification link mailed (queued, not awaited). */
-  register(input: Registration): Promise<UserWithEmails> {
-    return this.create({ ...input, verified: false, roles: ['user'] });
+  /**
+   * Self-service registration: unverified email, verification link mailed (queued, not awaited).
+   * A taken address also tells its owner someone tried (a `registration-attempt` event).
+   */
+  async register(input: Registration): Promise<UserWithEmails> {
+    try {
+      return await this.create({ ...input, verified: false, roles: ['user'] });
+    } catch (error) {
+      if (error instanceof DomainError && error.code === ErrorCode.FieldUnavailable) await this.announceAttempt(input);
+      throw error;
+    }
+  }
+
+  /**
+   * Surface 2's registration, which names no username and answers the same whatever happens: the
+   * username comes from the address (made unique), and a taken address gets its owner an alert
+   * instead of an error, so the answer does not tell who has an account.
+   */
+  async registerQuietly(input: Omit<Registration, 'username'>): Promise<void> {
+    const name = this.users.normalizeName(input.name);
+    const email = input.email.trim();
+    this.users.assertEmail(email);
+    this.users.assertPasswordPolicy(input.password);
+    if (await this.users.findByEmail(email)) {
+      await this.announceAttempt({ ...input, email });
+      return;
+    }
+    const base =
+      email
+        .split('@')[0]!
+        .replace(/[^0-9a-zA-Z-_.]/g, '')
+        .slice(0, 40) || 'user';
+    for (let attempt = 0; ; attempt++) {
+      const username =
+        attempt === 0 && !RESERVED_USERNAMES.has(base.toLowerCase()) ? base : `${base}-${randomId(6).toLowerCase()}`;
+      try {
+        await this.create({ ...input, name, email, username, verified: false, roles: ['user'] });
+        return;
+      } catch (error) {
+        if (!(error instanceof DomainError)) throw error;
+        // The address was taken meanwhile: the same quiet answer.
+        if (error.code === ErrorCode.FieldUnavailable && (await this.users.findByEmail(email))) {
+          await this.announceAttempt({ ...input, email });
+          return;
+        }
+        if (error.code !== ErrorCode.FieldUnavailable || attempt >= 5) throw error;
+      }
+    }
   }
 
   /** Users created by an admin; unverified addresses get the verification link. */
@@ -127,8 +178,14 @@ export class AccountService {
 
     const outboxIds = await this.dataSource.transaction(async (manager) => {
       const queued = await this.users.writeProfile(manager, user.id, write);
-      // Whoever knew the old password must not stay logged in.
-      if (write.passwordHash !== undefined) await this.sessions.revokeOtherLoginSessions(user.id, session.id, manager);
+      if (write.passwordHash !== undefined) {
+        // Whoever knew the old password must not stay logged in; the owner hears of the change.
+        await this.sessions.revokeOtherLoginSessions(user.id, session.id, manager);
+        await this.events.publish(
+          { type: 'password-changed', user, client: confirmation.client, locale: confirmation.locale },
+          manager,
+        );
+      }
       return queued;
     });
     void this.mail.deliverNow(outboxIds);
@@ -146,6 +203,16 @@ export class AccountService {
     await this.users.deleteUser(subject.user.id);
   }
 
+  /** Tells the owner of a taken address that someone tried to register with it. */
+  private async announceAttempt(input: { email: string; locale?: string | null }): Promise<void> {
+    const owner = await this.users.findByEmail(input.email.trim());
+    if (!owner) return;
+    await this.events.publish(
+      { type: 'registration-attempt', user: owner, address: input.email.trim(), locale: input.locale },
+      this.dataSource.manager,
+    );
+  }
+
   private async create(input: AdminCreatedUser, options: { allowReservedUsername?: boolean } = {}): Promise<UserWithEmails> {
     const username = input.username.trim();
     this.users.assertUsername(username, { allowReserved: options.allowReservedUsername });
@@ -156,7 +223,7 @@ export class AccountService {
     const passwordHash = await this.passwords.hash(input.password);
     const { user, emails, outboxIds } = await this.dataSource.transaction(async (manager) => {
       const created = await this.users.create(manager, { ...input, username, name, email, passwordHash });
-      if (this.config.TWO_FACTOR_EMAIL_AUTO_OPT_IN) await this.twoFactor.enableEmailByDefault(manager, created.user.id);
+      if (this.config.TWO_FACTOR_EMAIL_AUTO_OPT_IN) await this.methods.enableEmailByDefault(manager, created.user.id);
       return created;
     });
     void this.mail.deliverNow(outboxIds);

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import argon2 from 'argon2';
+import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { sha256Hex } from '../common/random.js';
 
 /** OWASP's argon2id recommendation (19 MiB, 2 passes, 1 lane). */
@@ -33,7 +34,8 @@ export class PasswordService {
     try {
       return await argon2.verify(hash, digest.toLowerCase());
     } catch {
-      return false;
+      // Not a hash argon2 can read: the stored record is broken, which "wrong password" would hide.
+      throw new DomainError(ErrorCode.InvalidUserDocument, 'The stored password hash cannot be read');
     }
   }
 

@@ -1,10 +1,11 @@
 import { Check, Column, CreateDateColumn, Entity, ForeignKey, Index, PrimaryColumn } from 'typeorm';
 import { User } from '../users/user.entity.js';
 
-export type SessionKind = 'login' | 'personal';
+/** Surface 1's login tokens, its personal access tokens, and surface 2's JWT sessions. */
+export type SessionKind = 'login' | 'personal' | 'token';
 
 @Entity({ name: 'sessions' })
-@Check('sessions_kind_check', `kind IN ('login', 'personal')`)
+@Check('sessions_kind_check', `kind IN ('login', 'personal', 'token')`)
 @Index('sessions_personal_name_key', ['userId', 'name'], {
   unique: true,
   where: `kind = 'personal' AND revoked_at IS NULL`,
@@ -43,6 +44,23 @@ export class Session {
   /** SHA-256 of user agent and client address the remembered second factor is bound to. */
   @Column({ name: 'two_factor_fingerprint', type: 'char', length: 64, nullable: true })
   twoFactorFingerprint: string | null;
+
+  /** Surface 2: access tokens of an older generation are refused (all revoked at once by a bump). */
+  @Column({ name: 'access_generation', type: 'integer', default: 0 })
+  accessGeneration: number;
+
+  @Column({ type: 'varchar', length: 64, default: '' })
+  ip: string;
+
+  @Column({ name: 'user_agent', type: 'varchar', length: 512, default: '' })
+  userAgent: string;
+
+  /** What the client said it is (surface 2's `session: {browser, os}`). */
+  @Column({ type: 'varchar', length: 128, nullable: true })
+  browser: string | null;
+
+  @Column({ type: 'varchar', length: 128, nullable: true })
+  os: string | null;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;

@@ -1,15 +1,18 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource, EntityManager, IsNull, Not } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { addSeconds, Clock } from '../common/clock.js';
-import { AppConfig } from '../config/app-config.js';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { randomId, randomToken, sha256Hex } from '../common/random.js';
-import { queryRows } from '../database/query-rows.js';
+import { AppConfig } from '../config/app-config.js';
 import { isUniqueViolation } from '../database/unique-violation.js';
-import { User } from '../users/user.entity.js';
-import { Session } from './session.entity.js';
+import type { User } from '../users/user.entity.js';
+import { Session, type SessionKind } from './session.entity.js';
+import { SessionsRepository } from './sessions.repository.js';
 
 const LAST_USED_RESOLUTION_MS = 60_000;
+
+/** Sessions a user logs in with (not personal access tokens): what a new second factor or a new password ends. */
+const INTERACTIVE: SessionKind[] = ['login', 'token'];
 
 export interface AuthenticatedSession {
   user: User;
@@ -18,25 +21,48 @@ export interface AuthenticatedSession {
 
 export interface IssuedSession {
   session: Session;
-  /** The bearer token; shown once, only its hash is stored. */
+  /** The bearer secret; shown once, only its hash is stored. */
   token: string;
+}
+
+/** Where a session is opened from. */
+export interface SessionOrigin {
+  ip: string;
+  userAgent: string;
+  browser?: string | null;
+  os?: string | null;
 }
 
 @Injectable()
 export class SessionsService {
   constructor(
     private readonly dataSource: DataSource,
+    private readonly sessions: SessionsRepository,
     private readonly clock: Clock,
     @Inject(AppConfig) private readonly config: AppConfig,
   ) {}
 
-  async createLoginSession(userId: string, twoFactor?: { fingerprint: string; until: Date }): Promise<IssuedSession> {
+  /** Surface 1's login token. With `twoFactor`, the second factor is remembered for that client. */
+  createLoginSession(
+    userId: string,
+    twoFactor?: { fingerprint: string; until: Date },
+    origin?: SessionOrigin,
+  ): Promise<IssuedSession> {
     return this.create(this.dataSource.manager, {
       userId,
       kind: 'login',
       twoFactorFingerprint: twoFactor?.fingerprint ?? null,
       twoFactorUntil: twoFactor?.until ?? null,
+      ...this.originFields(origin),
     });
+  }
+
+  /**
+   * Surface 2's session. Its bearer secret is the id of the current refresh token (`token` here):
+   * only its hash is stored, and each refresh replaces it (rotateRefreshToken).
+   */
+  createTokenSession(userId: string, origin: SessionOrigin): Promise<IssuedSession> {
+    return this.create(this.dataSource.manager, { userId, kind: 'token', ...this.originFields(origin) });
   }
 
   async createPersonalAccessToken(userId: string, name: string, bypassTwoFactor: boolean): Promise<IssuedSession> {
@@ -55,34 +81,25 @@ export class SessionsService {
    */
   async regeneratePersonalAccessToken(userId: string, name: string): Promise<IssuedSession> {
     return this.dataSource.transaction(async (manager) => {
-      const revoked = await queryRows<{ bypass_two_factor: boolean }>(
-        manager,
-        `UPDATE sessions SET revoked_at = $3
-          WHERE user_id = $1 AND kind = 'personal' AND name = $2 AND revoked_at IS NULL
-          RETURNING bypass_two_factor`,
-        [userId, name, this.clock.now()],
-      );
-      if (!revoked[0]) throw new DomainError(ErrorCode.TokenDoesNotExist, 'Token does not exist');
-      return this.create(manager, { userId, kind: 'personal', name, bypassTwoFactor: revoked[0].bypass_two_factor });
+      const revoked = await this.sessions.revokePersonalByName(manager, userId, name, this.clock.now());
+      if (!revoked) throw new DomainError(ErrorCode.TokenDoesNotExist, 'Token does not exist');
+      return this.create(manager, { userId, kind: 'personal', name, bypassTwoFactor: revoked.bypassTwoFactor });
     });
   }
 
   /** The user's live personal access tokens (never the tokens themselves). */
   listPersonalAccessTokens(userId: string): Promise<Session[]> {
-    return this.dataSource
-      .getRepository(Session)
-      .find({ where: { userId, kind: 'personal', revokedAt: IsNull() }, order: { createdAt: 'ASC' } });
+    return this.sessions.listPersonal(userId);
   }
 
   /** Revokes the user's personal access token of that name; TokenDoesNotExist when there is none. */
   async revokePersonalAccessToken(userId: string, name: string): Promise<void> {
-    const revoked = await this.dataSource
-      .getRepository(Session)
-      .update({ userId, kind: 'personal', name, revokedAt: IsNull() }, { revokedAt: this.clock.now() });
-    if (!revoked.affected) throw new DomainError(ErrorCode.TokenDoesNotExist, 'Token does not exist');
+    if (!(await this.sessions.revokePersonalByName(this.dataSource.manager, userId, name, this.clock.now()))) {
+      throw new DomainError(ErrorCode.TokenDoesNotExist, 'Token does not exist');
+    }
   }
 
-  /** One indexed query: the hot path of every authenticated request. */
+  /** Surface 1: the session of `token`, if it belongs to `userId`. The hot path of every authenticated request. */
   async authenticate(userId: string, token: string): Promise<AuthenticatedSession | null> {
     const found = await this.authenticateToken(token);
     return found?.user.id === userId ? found : null;
@@ -95,18 +112,65 @@ export class SessionsService {
    */
   async authenticateToken(token: string): Promise<AuthenticatedSession | null> {
     const loginCutoff = addSeconds(this.clock.now(), -this.config.LOGIN_TOKEN_EXPIRY_DAYS * 86_400);
-    const session = await this.dataSource
-      .getRepository(Session)
-      .createQueryBuilder('session')
-      .innerJoinAndMapOne('session.user', User, 'user', 'user.id = session.userId')
-      .where('session.tokenHash = :hash AND session.revokedAt IS NULL', { hash: sha256Hex(token) })
-      .andWhere(`(session.kind = 'personal' OR session.createdAt > :loginCutoff)`, { loginCutoff })
-      .getOne();
-    if (!session) return null;
-    const { user } = session as Session & { user: User };
-    delete (session as Partial<Session & { user: User }>).user;
-    this.touch(session);
-    return { user, session };
+    const found = await this.sessions.findLiveByTokenHash(sha256Hex(token), loginCutoff);
+    if (!found || found.session.kind === 'token') return null;
+    this.touch(found.session);
+    return found;
+  }
+
+  /** Surface 2: the live session a JWT names, with its user. */
+  async findLiveSession(sessionId: string): Promise<AuthenticatedSession | null> {
+    const found = await this.sessions.findLiveById(sessionId);
+    if (found) this.touch(found.session);
+    return found;
+  }
+
+  /**
+   * Surface 2's refresh: `presented` must be the session's current refresh token id. It is then
+   * replaced by a new one (returned). An older id (a refresh token already rotated away, so a
+   * copy is in someone else's hands) revokes the whole session: null.
+   */
+  async rotateRefreshToken(sessionId: string, presented: string): Promise<string | null> {
+    const next = randomToken();
+    if (await this.sessions.rotateTokenHash(sessionId, sha256Hex(presented), sha256Hex(next), this.clock.now())) return next;
+    await this.sessions.revoke(sessionId, this.clock.now());
+    return null;
+  }
+
+  /** Every access token of the user stops working at once; refresh tokens still work (the client refreshes). */
+  async revokeAccessTokens(userId: string, manager: EntityManager = this.dataSource.manager): Promise<void> {
+    await this.sessions.bumpAccessGeneration(manager, userId);
+  }
+
+  /** The user's sessions for the session list (login and surface 2 sessions, not personal tokens). */
+  listInteractiveSessions(userId: string): Promise<Session[]> {
+    return this.sessions.listLive(userId, INTERACTIVE);
+  }
+
+  /** Ends one session; `userId` must own it. False when the user has no such live session. */
+  revokeOwnSession(userId: string, sessionId: string): Promise<boolean> {
+    return this.sessions.revoke(sessionId, this.clock.now(), userId);
+  }
+
+  async revoke(sessionId: string): Promise<void> {
+    await this.sessions.revoke(sessionId, this.clock.now());
+  }
+
+  /**
+   * Ends every interactive session of the user (login tokens, surface 2 sessions) but
+   * `keepSessionId`; personal access tokens stay.
+   */
+  async revokeOtherLoginSessions(userId: string, keepSessionId: string | null, manager?: EntityManager): Promise<void> {
+    await this.sessions.revokeOthers(manager ?? this.dataSource.manager, userId, INTERACTIVE, keepSessionId, this.clock.now());
+  }
+
+  rememberTwoFactor(sessionId: string, fingerprint: string, until: Date): Promise<void> {
+    return this.sessions.rememberTwoFactor(sessionId, fingerprint, until);
+  }
+
+  /** Whether the user opened a session from this user agent before `session` (the "new device" of the login alert). */
+  async isKnownDevice(session: Session): Promise<boolean> {
+    return this.sessions.seenUserAgent(session.userId, session.userAgent, session.id);
   }
 
   /**
@@ -117,27 +181,17 @@ export class SessionsService {
     const now = this.clock.now();
     if (session.lastUsedAt && now.getTime() - session.lastUsedAt.getTime() < LAST_USED_RESOLUTION_MS) return;
     session.lastUsedAt = now;
-    this.dataSource
-      .getRepository(Session)
-      .update({ id: session.id }, { lastUsedAt: now })
-      .catch(() => undefined);
+    this.sessions.touch(session.id, now).catch(() => undefined);
   }
 
-  async revoke(sessionId: string): Promise<void> {
-    await this.dataSource.getRepository(Session).update({ id: sessionId, revokedAt: IsNull() }, { revokedAt: this.clock.now() });
-  }
-
-  /** Ends every login session of the user but `keepSessionId`; personal access tokens stay. */
-  async revokeOtherLoginSessions(userId: string, keepSessionId: string, manager?: EntityManager): Promise<void> {
-    await (manager ?? this.dataSource.manager)
-      .getRepository(Session)
-      .update({ userId, kind: 'login', id: Not(keepSessionId), revokedAt: IsNull() }, { revokedAt: this.clock.now() });
-  }
-
-  async rememberTwoFactor(sessionId: string, fingerprint: string, until: Date): Promise<void> {
-    await this.dataSource
-      .getRepository(Session)
-      .update({ id: sessionId }, { twoFactorFingerprint: fingerprint, twoFactorUntil: until });
+  private originFields(origin: SessionOrigin | undefined): Partial<Session> {
+    if (!origin) return {};
+    return {
+      ip: origin.ip.slice(0, 64),
+      userAgent: origin.userAgent.slice(0, 512),
+      browser: origin.browser?.slice(0, 128) ?? null,
+      os: origin.os?.slice(0, 128) ?? null,
+    };
   }
 
   private async create(
@@ -145,7 +199,7 @@ export class SessionsService {
     fields: Partial<Session> & Pick<Session, 'userId' | 'kind'>,
   ): Promise<IssuedSession> {
     const token = randomToken();
-    const session = manager.create(Session, {
+    const session = Object.assign(new Session(), {
       id: randomId(),
       tokenHash: sha256Hex(token),
       lastTokenPart: fields.kind === 'personal' ? token.slice(-6) : null,
@@ -153,13 +207,18 @@ export class SessionsService {
       bypassTwoFactor: false,
       twoFactorFingerprint: null,
       twoFactorUntil: null,
+      accessGeneration: 0,
+      ip: '',
+      userAgent: '',
+      browser: null,
+      os: null,
       lastUsedAt: null,
       revokedAt: null,
       // The clock's time, not the database's: the login expiry is decided against the same clock.
       createdAt: this.clock.now(),
       ...fields,
-    });
-    await manager.insert(Session, session);
+    } satisfies Partial<Session>);
+    await this.sessions.insert(manager, session);
     return { session, token };
   }
 }

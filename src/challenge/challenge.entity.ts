@@ -1,4 +1,5 @@
 import { Check, Column, Entity, ForeignKey, Index, PrimaryColumn } from 'typeorm';
+import { Session } from '../auth/session.entity.js';
 import type { SecondFactorMethod } from '../two-factor/two-factor.types.js';
 import { User } from '../users/user.entity.js';
 
@@ -40,6 +41,11 @@ export class Challenge {
 
   @Column({ type: 'varchar', length: 64, default: '' })
   ip: string;
+
+  /** A step-up challenge: the session it raises. */
+  @Column({ name: 'session_id', type: 'varchar', length: 32, nullable: true })
+  @ForeignKey(() => Session, { name: 'challenges_session_id_fkey', onDelete: 'CASCADE' })
+  sessionId: string | null;
 
   @Column({ name: 'user_agent', type: 'varchar', length: 512, default: '' })
   userAgent: string;

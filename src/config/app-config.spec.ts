@@ -51,13 +51,52 @@ describe('loadConfig', () => {
         TWO_FACTOR_EMAIL_AUTO_OPT_IN: true,
         EMAIL_VERIFICATION_TTL_SECONDS: 86_400,
         PASSWORD_MIN_LENGTH: 8,
+        ACCESS_TOKEN_TTL_SECONDS: 900,
+        REFRESH_TOKEN_TTL_SECONDS: 2_592_000,
+        STEP_UP_TOKEN_TTL_SECONDS: 900,
+        TWO_FACTOR_TOKEN_TTL_SECONDS: 900,
       });
       expect(config.DATABASE_URL).toBeUndefined();
       expect(config.SMTP_URL).toBeUndefined();
       expect(config.REDIS_URL).toBeUndefined();
       expect(config.ADMIN_USERNAME).toBeUndefined();
       expect(config.publicUrl).toBe('http://127.0.0.1:3000');
+      expect(config.cookieSecure).toBe(false);
       expect(config.appSecret).toBe(SECRET);
+    });
+
+    it('reads the token lifetimes at their bounds', () => {
+      const lowest = load({
+        ACCESS_TOKEN_TTL_SECONDS: '60',
+        REFRESH_TOKEN_TTL_SECONDS: '300',
+        STEP_UP_TOKEN_TTL_SECONDS: '60',
+        TWO_FACTOR_TOKEN_TTL_SECONDS: '60',
+      });
+      expect(lowest).toMatchObject({
+        ACCESS_TOKEN_TTL_SECONDS: 60,
+        REFRESH_TOKEN_TTL_SECONDS: 300,
+        STEP_UP_TOKEN_TTL_SECONDS: 60,
+        TWO_FACTOR_TOKEN_TTL_SECONDS: 60,
+      });
+      const highest = load({
+        ACCESS_TOKEN_TTL_SECONDS: '86400',
+        REFRESH_TOKEN_TTL_SECONDS: '31536000',
+        STEP_UP_TOKEN_TTL_SECONDS: '86400',
+        TWO_FACTOR_TOKEN_TTL_SECONDS: '3600',
+      });
+      expect(highest).toMatchObject({
+        ACCESS_TOKEN_TTL_SECONDS: 86_400,
+        REFRESH_TOKEN_TTL_SECONDS: 31_536_000,
+        STEP_UP_TOKEN_TTL_SECONDS: 86_400,
+        TWO_FACTOR_TOKEN_TTL_SECONDS: 3600,
+      });
+    });
+
+    it('marks token cookies Secure exactly when PUBLIC_URL is https', () => {
+      expect(load({ PUBLIC_URL: 'https://auth.example.com' }).cookieSecure).toBe(true);
+      expect(load({ PUBLIC_URL: 'HTTPS://auth.example.com' }).cookieSecure).toBe(true);
+      expect(load({ PUBLIC_URL: 'http://auth.example.com' }).cookieSecure).toBe(false);
+      expect(load({ HOST: 'localhost' }).cookieSecure).toBe(false);
     });
 
     it('reads numbers, booleans and URLs from their string form; empty means unset', () => {
@@ -122,6 +161,15 @@ describe('loadConfig', () => {
       ['EMAIL_CODE_MAX_ATTEMPTS', '0'],
       ['REMEMBER_2FA_SECONDS', '1e3'],
       ['RATE_LIMIT_PER_MINUTE', '0'],
+      ['ACCESS_TOKEN_TTL_SECONDS', '59'],
+      ['ACCESS_TOKEN_TTL_SECONDS', '86401'],
+      ['ACCESS_TOKEN_TTL_SECONDS', '15m'],
+      ['REFRESH_TOKEN_TTL_SECONDS', '299'],
+      ['REFRESH_TOKEN_TTL_SECONDS', '31536001'],
+      ['STEP_UP_TOKEN_TTL_SECONDS', '59'],
+      ['STEP_UP_TOKEN_TTL_SECONDS', '86401'],
+      ['TWO_FACTOR_TOKEN_TTL_SECONDS', '59'],
+      ['TWO_FACTOR_TOKEN_TTL_SECONDS', '3601'],
       ['TRUST_PROXY', 'maybe'],
       ['COMPAT_SEND_EMAIL_CODE_REVEALS_USER', 'on?'],
       ['TWO_FACTOR_EMAIL_AUTO_OPT_IN', '2'],

@@ -201,6 +201,34 @@ export class AppConfig {
   @Max(86_400)
   CHALLENGE_TTL_SECONDS = 600;
 
+  /** Lifetime of an access token (the Singularity surface's `access_token` JWT). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(60)
+  @Max(86_400)
+  ACCESS_TOKEN_TTL_SECONDS = 900;
+
+  /** Lifetime of a refresh token (`refresh_token`), the one that mints new access tokens: 30 days. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(300)
+  @Max(365 * 86_400)
+  REFRESH_TOKEN_TTL_SECONDS = 30 * 86_400;
+
+  /** Lifetime of a step-up token (`step_up_token`), the proof of a fresh second factor for sensitive actions. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(60)
+  @Max(86_400)
+  STEP_UP_TOKEN_TTL_SECONDS = 900;
+
+  /** Lifetime of a two-factor token (`two_factor_authentication_token`), which carries a pending login or step-up. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(60)
+  @Max(3600)
+  TWO_FACTOR_TOKEN_TTL_SECONDS = 900;
+
   @Transform(toInt)
   @IsInt()
   @Min(1)
@@ -313,6 +341,11 @@ export class AppConfig {
 
   get publicUrl(): string {
     return (this.PUBLIC_URL ?? `http://${this.HOST}:${this.PORT}`).replace(/\/+$/, '');
+  }
+
+  /** Token cookies get the `Secure` attribute when the service is reached over HTTPS (PUBLIC_URL). */
+  get cookieSecure(): boolean {
+    return /^https:/i.test(this.publicUrl);
   }
 
   get dataDir(): string {

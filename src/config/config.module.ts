@@ -1,5 +1,6 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { Clock, SystemClock } from '../common/clock.js';
+import { DomainEvents } from '../common/domain-events.js';
 import { SecretKeys } from '../common/secret-keys.js';
 import { AppConfig } from './app-config.js';
 
@@ -13,8 +14,9 @@ export class ConfigModule {
         { provide: AppConfig, useValue: config },
         { provide: SecretKeys, useValue: new SecretKeys(config.appSecret) },
         { provide: Clock, useClass: SystemClock },
+        DomainEvents,
       ],
-      exports: [AppConfig, SecretKeys, Clock],
+      exports: [AppConfig, SecretKeys, Clock, DomainEvents],
     };
   }
 }

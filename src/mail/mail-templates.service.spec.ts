@@ -21,6 +21,10 @@ interface Sample {
   mustShow: string[];
 }
 
+/** 14:07 UTC on 5 March 2026: every locale writes the year as 2026, and the time with ":07". */
+const AT = '2026-03-05T14:07:00Z';
+const HOSTILE_BROWSER = '<img src=x onerror=alert(1)>';
+
 /** Sample data per template; a new template needs an entry here (the test below says so). */
 const SAMPLES: Record<MailTemplateName, Sample> = {
   'email-code': {
@@ -31,6 +35,54 @@ const SAMPLES: Record<MailTemplateName, Sample> = {
     data: { name: HOSTILE_NAME, address: 'o.brien+tag@example.com', link: LINK, ttlHours: 24 },
     mustShow: [LINK, 'o.brien+tag@example.com', '24'],
   },
+  'alert-new-login': {
+    data: { name: HOSTILE_NAME, at: AT, browser: 'Firefox 126', os: 'Windows 11', ipAddress: '203.0.113.7' },
+    mustShow: ['2026', ':07', 'UTC', 'Firefox 126', 'Windows 11', '203.0.113.7'],
+  },
+  'alert-password-changed': {
+    data: { name: HOSTILE_NAME, at: AT },
+    mustShow: ['2026', ':07', 'UTC'],
+  },
+  'alert-email-changed': {
+    data: { name: HOSTILE_NAME, at: AT, oldAddress: 'o.brien+old@example.com', newAddress: 'ob&new@example.org' },
+    mustShow: ['2026', ':07', 'UTC', 'o.brien+old@example.com', 'ob&new@example.org'],
+  },
+  'alert-two-factor-added': {
+    data: { name: HOSTILE_NAME, at: AT, method: 'totp' },
+    mustShow: ['2026', ':07', 'UTC'],
+  },
+  'alert-two-factor-removed': {
+    data: { name: HOSTILE_NAME, at: AT, method: 'email' },
+    mustShow: ['2026', ':07', 'UTC'],
+  },
+  'alert-recovery-code-used': {
+    data: { name: HOSTILE_NAME, at: AT, remaining: 7 },
+    mustShow: ['2026', ':07', 'UTC', ': 7'],
+  },
+  'alert-registration-attempt': {
+    // No name: we do not know who asked. The address is what that stranger typed, so it carries
+    // the hostile text the escaping tests look for.
+    data: { at: AT, address: `${HOSTILE_NAME}@example.com` },
+    mustShow: ['2026', ':07', 'UTC', `${HOSTILE_NAME}@example.com`],
+  },
+};
+
+const ALERTS = (Object.keys(SAMPLES) as MailTemplateName[]).filter((name) => name.startsWith('alert-'));
+
+/**
+ * How each locale writes the sample instant and names the two-factor methods (in both parts of
+ * the alerts). A new locale needs an entry here (the test below says so).
+ */
+const ALERT_WORDING: Record<string, { date: RegExp; totp: string; email: string }> = {
+  en: { date: /March 5, 2026 at 2:07\sPM UTC/, totp: 'Authenticator app', email: 'Email codes' },
+  de: { date: /5\. März 2026 um 14:07 UTC/, totp: 'Authenticator-App', email: 'Codes per E-Mail' },
+  fr: { date: /5 mars 2026 à 14:07 UTC/, totp: "Application d'authentification", email: 'Codes par e-mail' },
+  es: {
+    date: /5 de marzo de 2026 a las 14:07 UTC/,
+    totp: 'Aplicación de autenticación',
+    email: 'Códigos por correo electrónico',
+  },
+  'pt-BR': { date: /5 de março de 2026 às 14:07 UTC/, totp: 'Aplicativo autenticador', email: 'Códigos por e-mail' },
 };
 
 /**
@@ -108,6 +160,36 @@ describe('MailTemplates', () => {
     }
   });
 
+  it('has a template on disk for every MailTemplateName (SAMPLES is keyed by that type)', () => {
+    expect([...templates.templateNames].sort()).toEqual(Object.keys(SAMPLES).sort());
+    expect(ALERTS).toHaveLength(7);
+  });
+
+  it('has the alert wording for every locale in this test', () => {
+    for (const locale of templates.locales) {
+      expect(ALERT_WORDING[locale], `add the alert wording of "${locale}" to this test`).toBeDefined();
+    }
+  });
+
+  it.each(SUPPORTED_LOCALES)('%s has every template as its own HTML part, text part and subject', (locale) => {
+    const { files, subjects } = localeFiles(locale);
+    for (const name of Object.keys(SAMPLES)) {
+      expect(files).toContain(`${name}.html.hbs`);
+      expect(files).toContain(`${name}.text.hbs`);
+      expect(subjects).toContain(name);
+    }
+  });
+
+  it.each(ALERTS)('%s uses only the data it is given (nothing else, so no secret, can slip in)', (name) => {
+    // The other locales use the same variables (checked above), so English stands for all.
+    const { variables } = localeFiles('en');
+    const used = [...variables[`${name}.html.hbs`]!, ...variables[`${name}.text.hbs`]!]
+      .map((mustache) => mustache.replace(/^{{[#/]?(if|else)?\s*|}}$/g, '').replace(/^formatDate\s+/, ''))
+      .filter((variable) => variable !== '');
+    const allowed = [...Object.keys(SAMPLES[name].data), 'methodTitle'];
+    expect(used.filter((variable) => !allowed.includes(variable))).toEqual([]);
+  });
+
   for (const locale of templates.locales) {
     for (const name of templates.templateNames) {
       describe(`${name} in ${locale}`, () => {
@@ -150,6 +232,57 @@ describe('MailTemplates', () => {
         });
       });
     }
+
+    it(`alerts in ${locale} show the date and the method in the locale's words`, () => {
+      const wording = ALERT_WORDING[locale]!;
+      for (const [method, title] of [
+        ['totp', wording.totp],
+        ['email', wording.email],
+      ] as const) {
+        for (const name of ['alert-two-factor-added', 'alert-two-factor-removed'] as const) {
+          const { html, text } = templates.render(name, locale, { ...SAMPLES[name].data, method });
+          for (const part of [text, decodeHtml(html)]) {
+            expect(part).toContain(title);
+            expect(part).toMatch(wording.date);
+            expect(part).not.toContain(AT);
+          }
+        }
+      }
+      for (const name of ALERTS) {
+        const { html, text } = templates.render(name, locale, SAMPLES[name].data);
+        expect(text).toMatch(wording.date);
+        expect(decodeHtml(html)).toMatch(wording.date);
+      }
+    });
+
+    it(`alert-new-login in ${locale} escapes a hostile browser and OS in HTML, and leaves out unknown ones`, () => {
+      const data = { ...SAMPLES['alert-new-login'].data, browser: HOSTILE_BROWSER, os: `${HOSTILE_BROWSER} "OS"` };
+      const { html, text } = templates.render('alert-new-login', locale, data);
+      expect(html).not.toContain('<img');
+      expect(html).toContain('&lt;img src&#x3D;x onerror&#x3D;alert(1)&gt;');
+      expect(decodeHtml(html)).toContain(HOSTILE_BROWSER);
+      expect(decodeHtml(html)).toContain(`${HOSTILE_BROWSER} "OS"`);
+      // The text part is not HTML: shown as sent.
+      expect(text).toContain(`${HOSTILE_BROWSER} "OS"`);
+
+      const items = (mail: string) => mail.match(/<li>/g)?.length;
+      const known = templates.render('alert-new-login', locale, SAMPLES['alert-new-login'].data);
+      const unknown = templates.render('alert-new-login', locale, { ...data, browser: '', os: '' });
+      expect(items(unknown.html)).toBe(items(known.html)! - 2);
+      expect(unknown.text.split('\n').length).toBe(known.text.split('\n').length - 2);
+      expect(unknown.text).toContain('203.0.113.7');
+    });
+
+    it(`alert-recovery-code-used in ${locale} says so when no backup code is left`, () => {
+      const wording = (remaining: number) =>
+        templates.render('alert-recovery-code-used', locale, { ...SAMPLES['alert-recovery-code-used'].data, remaining });
+      const none = wording(0);
+      expect(none.text).toContain(': 0');
+      expect(decodeHtml(none.html)).toContain(': 0');
+      const withoutCount = (text: string) => text.replace(/: \d+$/m, '');
+      expect(withoutCount(none.text)).not.toBe(withoutCount(wording(7).text));
+      expect(withoutCount(wording(1).text)).toBe(withoutCount(wording(7).text));
+    });
 
     it(`email-code in ${locale} says what the code is for, how long it lasts, and not to share it`, () => {
       const texts = (['two-factor', 'login', 'step-up'] as const).map((purpose) => {
@@ -224,6 +357,30 @@ describe('MailTemplates', () => {
   it('refuses to render a template with data missing (no blank code in a mail)', () => {
     expect(() => templates.render('email-code', 'en', { name: 'A', purpose: 'two-factor', ttlMinutes: 10 })).toThrow();
     expect(() => templates.render('verify-email', 'en', { name: 'A', address: 'a@example.com', ttlHours: 24 })).toThrow();
+  });
+
+  it('refuses an alert without a usable instant, or with a method it cannot name', () => {
+    const data = SAMPLES['alert-password-changed'].data;
+    expect(() => templates.render('alert-password-changed', 'en', { name: 'A' })).toThrow();
+    for (const at of ['', 'yesterday', '2026-03-05T14:07', '2026-02-30T25:00:00Z', 1772719620000]) {
+      expect(() => templates.render('alert-password-changed', 'de', { ...data, at }), String(at)).toThrow();
+    }
+    expect(templates.render('alert-password-changed', 'en', { ...data, at: new Date(AT) }).text).toMatch(ALERT_WORDING.en!.date);
+    expect(templates.render('alert-password-changed', 'en', { ...data, at: '2026-03-05T15:07:00.000+01:00' }).text).toMatch(
+      ALERT_WORDING.en!.date,
+    );
+    expect(() =>
+      templates.render('alert-two-factor-added', 'fr', { ...SAMPLES['alert-two-factor-added'].data, method: 'sms' }),
+    ).toThrow();
+    expect(() => templates.render('alert-two-factor-added', 'fr', { name: 'A', at: AT })).toThrow();
+  });
+
+  it('takes the locale of the mail, not a "locale" field of the data, for dates', () => {
+    const { text } = templates.render('alert-password-changed', 'de', {
+      ...SAMPLES['alert-password-changed'].data,
+      locale: 'en',
+    });
+    expect(text).toMatch(ALERT_WORDING.de!.date);
   });
 
   it('refuses an unknown template', () => {

@@ -2,7 +2,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { MailerService } from '@nestjs-modules/mailer';
-import { DataSource, EntityManager } from 'typeorm';
+import {
+  DataSource,
+  EntityManager,
+  type EntitySubscriberInterface,
+  type QueryRunner,
+  type TransactionCommitEvent,
+  type TransactionRollbackEvent,
+} from 'typeorm';
 import { decrypt, encrypt } from '../common/aes-gcm.js';
 import { addSeconds, Clock } from '../common/clock.js';
 import { SecretKeys } from '../common/secret-keys.js';
@@ -35,7 +42,39 @@ export class MailService {
     private readonly keys: SecretKeys,
     @Inject(AppConfig) private readonly config: AppConfig,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    const subscriber: EntitySubscriberInterface = {
+      afterTransactionCommit: (event: TransactionCommitEvent) => {
+        const ids = this.afterCommit.get(event.queryRunner);
+        this.afterCommit.delete(event.queryRunner);
+        if (ids?.length) void this.deliverNow(ids);
+      },
+      afterTransactionRollback: (event: TransactionRollbackEvent) => {
+        this.afterCommit.delete(event.queryRunner);
+      },
+    };
+    this.dataSource.subscribers.push(subscriber);
+  }
+
+  /** Messages queued by `send` inside a transaction, delivered once it commits. */
+  private readonly afterCommit = new WeakMap<QueryRunner, string[]>();
+
+  /**
+   * Queues a message in the caller's transaction and delivers it once that commits, without the
+   * caller waiting: for mail that must never be lost nor hold the change up (security alerts).
+   * If that first attempt fails, the worker retries.
+   */
+  async send(manager: EntityManager, mail: OutgoingMail): Promise<void> {
+    const id = await this.enqueue(manager, mail);
+    const runner = manager.queryRunner;
+    if (!runner?.isTransactionActive) {
+      void this.deliverNow([id]);
+      return;
+    }
+    const pending = this.afterCommit.get(runner);
+    if (pending) pending.push(id);
+    else this.afterCommit.set(runner, [id]);
+  }
 
   /** Queues a message inside the caller's transaction; returns the outbox id. */
   async enqueue(manager: EntityManager, mail: OutgoingMail): Promise<string> {
@@ -89,7 +128,7 @@ export class MailService {
   /** Claims and delivers due messages; returns how many were attempted. Used by the worker. */
   async deliverDue(limit = 20): Promise<number> {
     const claimed = await this.claim({ limit });
-    await Promise.all(claimed.map((row) => this.send(row)));
+    await Promise.all(claimed.map((row) => this.deliverRow(row)));
     return claimed.length;
   }
 
@@ -97,7 +136,7 @@ export class MailService {
     const [row] = await this.claim({ id });
     // Already claimed by someone else (the worker) or already sent: not a failure of this request.
     if (!row) return this.isSent(id);
-    return this.send(row);
+    return this.deliverRow(row);
   }
 
   private async isSent(id: string): Promise<boolean> {
@@ -141,7 +180,7 @@ export class MailService {
     );
   }
 
-  private async send(row: MailOutbox): Promise<boolean> {
+  private async deliverRow(row: MailOutbox): Promise<boolean> {
     try {
       if (!row.dataEncrypted) throw new Error('message data missing');
       const data = JSON.parse(decrypt(this.keys.key('outbox-encryption'), row.dataEncrypted)) as Record<string, unknown>;

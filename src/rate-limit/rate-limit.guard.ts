@@ -1,7 +1,7 @@
 import { ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
 import { ThrottlerGuard, type ThrottlerLimitDetail } from '@nestjs/throttler';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
-import type { TwoFactorRequest } from '../two-factor/two-factor.guard.js';
+import type { AuthenticatedRequest } from '../common/request-context.js';
 
 /** Set on routes that need a logged-in caller: those are counted per user, the rest per address. */
 export const AUTHENTICATED_ROUTE = 'rate-limit:authenticated';
@@ -35,7 +35,7 @@ export class RateLimitGuard extends ThrottlerGuard {
   protected override async getTracker(req: Record<string, any>, context?: ExecutionContext): Promise<string> {
     // The surface's authentication guard runs first (see AppModule) and has verified the caller:
     // a forged X-User-Id never gets here, so it cannot spend somebody else's allowance.
-    const userId = (req as TwoFactorRequest).twoFactorSubject?.user.id;
+    const userId = (req as AuthenticatedRequest).authenticatedUserId;
     if (context && isAuthenticatedRoute(context) && userId) return `user:${userId}`;
     return `ip:${await super.getTracker(req)}`;
   }

@@ -1,10 +1,9 @@
 import { randomInt } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager, IsNull } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { Clock } from '../common/clock.js';
 import { SecretKeys } from '../common/secret-keys.js';
-import { queryRows } from '../database/query-rows.js';
-import { BackupCode } from './backup-code.entity.js';
+import { BackupCodesRepository } from './repositories/backup-codes.repository.js';
 
 /** No 0/O, 1/I/L: nothing that reads as another character, in either case. */
 export const BACKUP_CODE_ALPHABET = '23456789ABCDEFGHJKMNPQRSTUVWXYZ';
@@ -26,14 +25,15 @@ export const generateBackupCode = (): string => {
 };
 
 /**
- * Single-use backup codes for TOTP users. Only an HMAC bound to the user is stored; a code is used
- * up with one atomic UPDATE … WHERE used_at IS NULL, so of two parallel requests with one code
- * exactly one succeeds.
+ * Single-use backup (recovery) codes for TOTP users. Only an HMAC bound to the user is stored; a
+ * code is used up with one atomic UPDATE, so of two parallel requests with one code exactly one
+ * succeeds.
  */
 @Injectable()
 export class BackupCodesService {
   constructor(
     private readonly dataSource: DataSource,
+    private readonly codes: BackupCodesRepository,
     private readonly keys: SecretKeys,
     private readonly clock: Clock,
   ) {}
@@ -42,11 +42,11 @@ export class BackupCodesService {
   async regenerate(manager: EntityManager, userId: string): Promise<string[]> {
     const codes = new Set<string>();
     while (codes.size < BACKUP_CODE_COUNT) codes.add(generateBackupCode());
-    const now = this.clock.now();
-    await manager.delete(BackupCode, { userId });
-    await manager.insert(
-      BackupCode,
-      [...codes].map((code) => ({ userId, codeHmac: this.hmac(userId, code), usedAt: null, createdAt: now })),
+    await this.codes.replaceAll(
+      manager,
+      userId,
+      [...codes].map((code) => this.hmac(userId, code)),
+      this.clock.now(),
     );
     return [...codes];
   }
@@ -55,20 +55,15 @@ export class BackupCodesService {
   async consume(userId: string, input: string, db: EntityManager = this.dataSource.manager): Promise<boolean> {
     const code = normalizeBackupCode(input);
     if (!code) return false;
-    const used = await queryRows(
-      db,
-      `UPDATE backup_codes SET used_at = $3 WHERE user_id = $1 AND code_hmac = $2 AND used_at IS NULL RETURNING id`,
-      [userId, this.hmac(userId, code), this.clock.now()],
-    );
-    return used.length > 0;
+    return this.codes.use(db, userId, this.hmac(userId, code), this.clock.now());
   }
 
-  async remaining(userId: string): Promise<number> {
-    return this.dataSource.getRepository(BackupCode).countBy({ userId, usedAt: IsNull() });
+  remaining(userId: string): Promise<number> {
+    return this.codes.countUnused(userId);
   }
 
-  async deleteAll(manager: EntityManager, userId: string): Promise<void> {
-    await manager.delete(BackupCode, { userId });
+  deleteAll(manager: EntityManager, userId: string): Promise<void> {
+    return this.codes.deleteAll(manager, userId);
   }
 
   private hmac(userId: string, code: string): string {

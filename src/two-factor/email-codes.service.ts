@@ -4,22 +4,26 @@ import { DataSource, EntityManager } from 'typeorm';
 import { addSeconds, Clock } from '../common/clock.js';
 import { constantTimeEqualHex, SecretKeys } from '../common/secret-keys.js';
 import { AppConfig } from '../config/app-config.js';
-import { queryRows } from '../database/query-rows.js';
-import { EmailCode } from './email-code.entity.js';
+import { EmailCodesRepository, type OutstandingSummary } from './repositories/email-codes.repository.js';
 
-/** What the code was sent for; part of its HMAC, so a code for one purpose never passes another. */
-export type CodePurpose = 'two-factor' | 'login' | 'step-up';
+/**
+ * What the code was sent for; part of its HMAC, so a code for one purpose never passes another.
+ * Every path that asks a user for an emailed second factor (both surfaces' handshakes, login
+ * challenges, step-up) shares the one purpose: a code is the user's, and used once.
+ */
+export type CodePurpose = 'two-factor';
+export const SECOND_FACTOR_PURPOSE: CodePurpose = 'two-factor';
 
 export interface IssuedCode {
   code: string;
   expiresAt: Date;
 }
 
-export interface OutstandingCodes {
-  count: number;
-  newestCreatedAt: Date | null;
-  newestExpiresAt: Date | null;
-}
+/** How a code compares: right and in time, not one of the user's codes, or right but late. */
+export type CodeCheck = 'verified' | 'invalid' | 'expired';
+
+/** How long an expired code is still recognised as "expired" rather than "wrong". */
+const RECOGNISE_EXPIRED_FOR_SECONDS = 86_400;
 
 /** Accepts `123456`, `123-456` and `123 456`. */
 export const normalizeEmailCode = (input: string): string | null => {
@@ -29,10 +33,15 @@ export const normalizeEmailCode = (input: string): string | null => {
 
 export const formatEmailCode = (code: string): string => `${code.slice(0, 3)}-${code.slice(3)}`;
 
+/**
+ * Codes sent by email: six random digits, stored as an HMAC bound to user and purpose, valid
+ * EMAIL_CODE_TTL_SECONDS, at most EMAIL_CODE_MAX_OUTSTANDING at once, each used once.
+ */
 @Injectable()
 export class EmailCodesService {
   constructor(
     private readonly dataSource: DataSource,
+    private readonly codes: EmailCodesRepository,
     private readonly keys: SecretKeys,
     private readonly clock: Clock,
     @Inject(AppConfig) private readonly config: AppConfig,
@@ -43,87 +52,50 @@ export class EmailCodesService {
     const now = this.clock.now();
     const code = randomInt(0, 1_000_000).toString().padStart(6, '0');
     const expiresAt = addSeconds(now, this.config.EMAIL_CODE_TTL_SECONDS);
-    await manager.query(
-      `UPDATE email_codes SET consumed_at = $4
-        WHERE id IN (SELECT id FROM email_codes
-                      WHERE user_id = $1 AND purpose = $2 AND consumed_at IS NULL AND expires_at > $4
-                      ORDER BY created_at DESC, id DESC OFFSET $3)`,
-      [userId, purpose, this.config.EMAIL_CODE_MAX_OUTSTANDING - 1, now],
-    );
-    await manager.insert(EmailCode, {
-      userId,
-      purpose,
-      // Codes are the user's, shared by the handshake and login challenges (see ChallengesService).
-      challengeId: null,
-      codeHmac: this.hmac(userId, purpose, code),
-      expiresAt,
-      consumedAt: null,
-      createdAt: now,
-    });
+    await this.codes.retireBeyond(manager, userId, purpose, this.config.EMAIL_CODE_MAX_OUTSTANDING - 1, now);
+    await this.codes.insert(manager, { userId, purpose, codeHmac: this.hmac(userId, purpose, code), expiresAt, now });
     return { code, expiresAt };
   }
 
-  async outstanding(userId: string, purpose: CodePurpose): Promise<OutstandingCodes> {
-    const [row] = await queryRows<{ count: string; newest_created: Date | null; newest_expires: Date | null }>(
-      this.dataSource,
-      `SELECT count(*) AS count, max(created_at) AS newest_created, max(expires_at) AS newest_expires
-         FROM email_codes WHERE user_id = $1 AND purpose = $2 AND consumed_at IS NULL AND expires_at > $3`,
-      [userId, purpose, this.clock.now()],
-    );
-    return {
-      count: Number(row?.count ?? 0),
-      newestCreatedAt: row?.newest_created ?? null,
-      newestExpiresAt: row?.newest_expires ?? null,
-    };
+  outstanding(userId: string, purpose: CodePurpose): Promise<OutstandingSummary> {
+    return this.codes.outstanding(userId, purpose, this.clock.now());
+  }
+
+  /** Seconds until EMAIL_CODE_RESEND_AFTER_SECONDS have passed since the newest valid code (0: a code may go out). */
+  cooldownSeconds(summary: OutstandingSummary): number {
+    if (!summary.newestCreatedAt) return 0;
+    const endsAt = addSeconds(summary.newestCreatedAt, this.config.EMAIL_CODE_RESEND_AFTER_SECONDS).getTime();
+    return Math.max(0, Math.ceil((endsAt - this.clock.now().getTime()) / 1000));
   }
 
   /**
-   * True when `input` matches an outstanding code, which is then used up. The HMACs are compared
-   * in constant time; the final UPDATE … WHERE consumed_at IS NULL makes the use atomic, so of two
-   * parallel requests with one code exactly one succeeds.
+   * Checks `input` against the user's unused codes and uses it up when it is right and in time.
+   * The HMACs are compared in constant time, every one of them; the final UPDATE … WHERE
+   * consumed_at IS NULL makes the use atomic, so of parallel requests with one code exactly one
+   * gets 'verified' (the others 'invalid'). A right code past its lifetime is 'expired'.
    */
-  async consume(
+  async check(
     userId: string,
     purpose: CodePurpose,
     input: string,
     db: EntityManager = this.dataSource.manager,
-  ): Promise<boolean> {
+  ): Promise<CodeCheck> {
     const code = normalizeEmailCode(input);
     const now = this.clock.now();
-    const candidates = await queryRows<{ id: string; code_hmac: string }>(
-      db,
-      `SELECT id, code_hmac FROM email_codes
-        WHERE user_id = $1 AND purpose = $2 AND consumed_at IS NULL AND expires_at > $3`,
-      [userId, purpose, now],
-    );
+    const candidates = await this.codes.unused(db, userId, purpose, addSeconds(now, -RECOGNISE_EXPIRED_FOR_SECONDS));
     const expected = this.hmac(userId, purpose, code ?? 'invalid');
-    let matchId: string | null = null;
+    let match: (typeof candidates)[number] | null = null;
     for (const candidate of candidates) {
       // No early exit: every candidate is compared.
-      if (constantTimeEqualHex(candidate.code_hmac, expected) && code !== null) matchId = String(candidate.id);
+      if (constantTimeEqualHex(candidate.codeHmac, expected) && code !== null) match = candidate;
     }
-    return matchId !== null && this.markConsumed(db, matchId, now);
+    if (!match) return 'invalid';
+    if (match.expiresAt <= now) return 'expired';
+    return (await this.codes.markConsumed(db, match.id, now)) ? 'verified' : 'invalid';
   }
 
-  /**
-   * Uses up a code found outstanding a moment ago. Only the request whose UPDATE still finds it
-   * unused wins: parallel requests that all read it as outstanding cannot all use it.
-   */
-  async markConsumed(db: EntityManager, codeId: string, now: Date): Promise<boolean> {
-    const used = await queryRows(
-      db,
-      `UPDATE email_codes SET consumed_at = $2 WHERE id = $1 AND consumed_at IS NULL AND expires_at > $2 RETURNING id`,
-      [codeId, now],
-    );
-    return used.length === 1;
-  }
-
-  async invalidateAll(userId: string, purpose: CodePurpose, manager: EntityManager = this.dataSource.manager): Promise<void> {
-    await manager.query(`UPDATE email_codes SET consumed_at = $3 WHERE user_id = $1 AND purpose = $2 AND consumed_at IS NULL`, [
-      userId,
-      purpose,
-      this.clock.now(),
-    ]);
+  async invalidateAll(userId: string, purpose: CodePurpose, db: EntityManager = this.dataSource.manager): Promise<void> {
+    await this.codes.invalidateAll(db, userId, purpose, this.clock.now());
   }
 
   private hmac(userId: string, purpose: string, code: string): string {

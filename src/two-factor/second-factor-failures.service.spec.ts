@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { DataSource } from 'typeorm';
 import { Clock } from '../common/clock.js';
 import { AppConfig } from '../config/app-config.js';
+import { SecondFactorAttemptsRepository } from './repositories/second-factor-attempts.repository.js';
 import { SecondFactorFailuresService } from './second-factor-failures.service.js';
 
 class FixedClock extends Clock {
@@ -19,7 +20,12 @@ const PERMANENT = new Date('9999-12-31T00:00:00Z');
 
 /** lockUntil needs only the clock and the configuration: no database. */
 const service = (overrides: Partial<AppConfig> = {}) =>
-  new SecondFactorFailuresService({} as DataSource, new FixedClock(NOW), Object.assign(new AppConfig(), overrides));
+  new SecondFactorFailuresService(
+    {} as DataSource,
+    {} as SecondFactorAttemptsRepository,
+    new FixedClock(NOW),
+    Object.assign(new AppConfig(), overrides),
+  );
 
 const secondsAfterNow = (date: Date | null): number | null => (date === null ? null : (date.getTime() - NOW.getTime()) / 1000);
 

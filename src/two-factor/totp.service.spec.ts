@@ -7,7 +7,7 @@ import { encrypt } from '../common/aes-gcm.js';
 import { SecretKeys } from '../common/secret-keys.js';
 import { AppConfig } from '../config/app-config.js';
 import { normalizeTotpCode, TotpService } from './totp.service.js';
-import type { TwoFactorMethod } from './two-factor-method.entity.js';
+import type { TotpRow, TwoFactorMethodsRepository } from './repositories/two-factor-methods.repository.js';
 
 class FixedClock extends Clock {
   constructor(public at: number) {
@@ -23,47 +23,38 @@ const keys = new SecretKeys('unit-test-secret-unit-test-secret-0123456789');
 /** 1 s into a 30 s step. */
 const T = 1_700_000_011_000;
 
-/** A TotpService over a fake database holding one TOTP row; UPDATEs are recorded and applied as SQL would. */
-function harness(row: Partial<TwoFactorMethod> | null) {
+/** A TotpService over a fake repository holding one TOTP row; writes are recorded and applied as the SQL would. */
+function harness(row: Partial<TotpRow> | null) {
   const clock = new FixedClock(T);
-  const state = row
-    ? ({
+  const state: TotpRow | null = row
+    ? {
         id: '1',
-        userId: 'u1',
-        method: 'totp',
         status: 'enabled',
         lastTotpStep: null,
         secretEncrypted: encrypt(keys.key('totp-encryption'), SECRET, 'totp:u1'),
         ...row,
-      } as TwoFactorMethod)
+      }
     : null;
   const updates: unknown[][] = [];
-  const query = async (sql: string, params: unknown[]) => {
-    updates.push(params);
-    if (!state) return [[], 0];
-    if (sql.includes('last_totp_step < $2')) {
-      const step = params[1] as number;
-      if (state.lastTotpStep !== null && Number(state.lastTotpStep) >= step) return [[], 0];
-      state.lastTotpStep = String(step);
-      return [[{ id: state.id }], 1];
-    }
-    if (sql.includes("SET status = 'enabled'")) {
-      if (state.status !== 'pending' || state.secretEncrypted !== params[1]) return [[], 0];
+  const repository = {
+    findTotp: async () => (state ? { ...state } : null),
+    useTotpStep: async (_db: EntityManager, id: string, step: number) => {
+      updates.push([id, step]);
+      if (!state || state.status !== 'enabled' || (state.lastTotpStep !== null && state.lastTotpStep >= step)) return false;
+      state.lastTotpStep = step;
+      return true;
+    },
+    enableTotp: async (_db: EntityManager, id: string, sealed: string, step: number) => {
+      updates.push([id, sealed, step]);
+      if (!state || state.status !== 'pending' || state.secretEncrypted !== sealed) return false;
       state.status = 'enabled';
-      state.lastTotpStep = String(params[2]);
-      return [[{ id: state.id }], 1];
-    }
-    throw new Error(`unexpected query ${sql}`);
-  };
-  const findOne = async ({ where }: { where: Partial<TwoFactorMethod> }) =>
-    state && (!where.status || where.status === state.status) ? { ...state } : null;
-  const repositoryAccess = { getRepository: () => ({ findOne }), query };
-  const dataSource = { ...repositoryAccess, manager: repositoryAccess } as unknown as DataSource;
-  const manager = {
-    findOne: (_entity: unknown, options: { where: Partial<TwoFactorMethod> }) => findOne(options),
-    query,
-  } as unknown as EntityManager;
-  const service = new TotpService(dataSource, keys, clock, new AppConfig());
+      state.lastTotpStep = step;
+      return true;
+    },
+  } as unknown as TwoFactorMethodsRepository;
+  const manager = {} as EntityManager;
+  const dataSource = { manager } as unknown as DataSource;
+  const service = new TotpService(dataSource, repository, keys, clock, new AppConfig());
   return { service, clock, state, updates, manager };
 }
 
@@ -83,7 +74,7 @@ describe('TotpService.verify', () => {
     const { service, state } = harness({});
     expect(base32Decode(SECRET)).toHaveLength(20);
     await expect(service.verify('u1', codeAt(0))).resolves.toBe(true);
-    expect(state!.lastTotpStep).toBe(String(Math.floor(T / 30_000)));
+    expect(state!.lastTotpStep).toBe(Math.floor(T / 30_000));
   });
 
   it('accepts one step either side, refuses two', async () => {
@@ -109,7 +100,7 @@ describe('TotpService.verify', () => {
   });
 
   it('refuses everything, without throwing, once the last step of the window is used', async () => {
-    const { service, updates } = harness({ lastTotpStep: String(Math.floor(T / 30_000) + 1) });
+    const { service, updates } = harness({ lastTotpStep: Math.floor(T / 30_000) + 1 });
     for (const offset of [-30, 0, 30]) await expect(service.verify('u1', codeAt(offset))).resolves.toBe(false);
     expect(updates).toEqual([]);
   });
@@ -126,7 +117,7 @@ describe('TotpService.confirm', () => {
   it('turns a pending secret on with a right code and records its step', async () => {
     const { service, manager, state } = harness({ status: 'pending' });
     await service.confirm(manager, 'u1', codeAt(0));
-    expect(state).toMatchObject({ status: 'enabled', lastTotpStep: String(Math.floor(T / 30_000)) });
+    expect(state).toMatchObject({ status: 'enabled', lastTotpStep: Math.floor(T / 30_000) });
   });
 
   it('answers InvalidCode for a wrong code or no pending set-up, TotpAlreadyEnabled once on', async () => {

@@ -7,9 +7,8 @@ import { Clock } from '../common/clock.js';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { SecretKeys } from '../common/secret-keys.js';
 import { AppConfig } from '../config/app-config.js';
-import { queryRows } from '../database/query-rows.js';
 import type { User } from '../users/user.entity.js';
-import { TwoFactorMethod } from './two-factor-method.entity.js';
+import { TwoFactorMethodsRepository } from './repositories/two-factor-methods.repository.js';
 
 /** RFC 6238 as every authenticator app does it: HMAC-SHA-1, 6 digits, 30-second steps. */
 export const TOTP_PERIOD_SECONDS = 30;
@@ -44,6 +43,7 @@ export const normalizeTotpCode = (input: string): string | null => {
 export class TotpService {
   constructor(
     private readonly dataSource: DataSource,
+    private readonly methods: TwoFactorMethodsRepository,
     private readonly keys: SecretKeys,
     private readonly clock: Clock,
     @Inject(AppConfig) private readonly config: AppConfig,
@@ -55,17 +55,9 @@ export class TotpService {
    */
   async beginSetup(user: User): Promise<TotpSetup> {
     const secret = generateSecret({ length: SECRET_BYTES });
-    const replaced = await queryRows(
-      this.dataSource,
-      `INSERT INTO two_factor_methods (user_id, method, status, secret_encrypted, last_totp_step, changed_at)
-       VALUES ($1, 'totp', 'pending', $2, NULL, $3)
-       ON CONFLICT (user_id, method) DO UPDATE
-          SET secret_encrypted = EXCLUDED.secret_encrypted, last_totp_step = NULL, changed_at = EXCLUDED.changed_at
-        WHERE two_factor_methods.status = 'pending'
-       RETURNING id`,
-      [user.id, this.seal(user.id, secret), this.clock.now()],
-    );
-    if (replaced.length === 0) throw new DomainError(ErrorCode.TotpAlreadyEnabled, 'TOTP is already enabled');
+    if (!(await this.methods.savePendingTotp(user.id, this.seal(user.id, secret), this.clock.now()))) {
+      throw new DomainError(ErrorCode.TotpAlreadyEnabled, 'TOTP is already enabled');
+    }
     const url = generateURI({
       issuer: this.config.TOTP_ISSUER,
       label: user.username,
@@ -78,55 +70,50 @@ export class TotpService {
     return { secret, url, qrCode };
   }
 
+  /** The pending secret's fingerprint (a set-up token binds it: a newer set-up makes an older token stale). */
+  async pendingFingerprint(userId: string): Promise<string | null> {
+    const method = await this.methods.findTotp(userId);
+    return method?.status === 'pending' && method.secretEncrypted
+      ? this.keys.hmac('code-hmac', userId, 'totp-setup', method.secretEncrypted)
+      : null;
+  }
+
   /**
    * Turns the pending method on when `input` is a current code for its secret (the step is
-   * recorded, so the code cannot be used again). InvalidCode otherwise.
+   * recorded, so the code cannot be used again). InvalidCode otherwise. `fingerprint`, when given,
+   * must still be the pending secret's (pendingFingerprint).
    */
-  async confirm(manager: EntityManager, userId: string, input: string): Promise<void> {
-    const method = await manager.findOne(TwoFactorMethod, { where: { userId, method: 'totp' } });
+  async confirm(manager: EntityManager, userId: string, input: string, fingerprint?: string): Promise<void> {
+    const method = await this.methods.findTotp(userId, manager);
     if (method?.status === 'enabled') throw new DomainError(ErrorCode.TotpAlreadyEnabled, 'TOTP is already enabled');
     if (!method?.secretEncrypted) {
       throw new DomainError(ErrorCode.InvalidCode, 'No TOTP set-up is pending; call users.2fa.enableTOTP first');
     }
+    if (fingerprint !== undefined && fingerprint !== this.keys.hmac('code-hmac', userId, 'totp-setup', method.secretEncrypted)) {
+      throw new DomainError(ErrorCode.TotpSetupTokenInvalid, 'This set-up was replaced by a newer one');
+    }
     const code = normalizeTotpCode(input);
     const step = code ? await this.matchingStep(this.unseal(userId, method.secretEncrypted), code, null) : null;
     if (step === null) throw new DomainError(ErrorCode.InvalidCode, 'Invalid code');
-    // Only the very secret just checked: a parallel enableTOTP may have replaced it.
-    const enabled = await queryRows(
-      manager,
-      `UPDATE two_factor_methods SET status = 'enabled', last_totp_step = $3, changed_at = $4
-        WHERE id = $1 AND status = 'pending' AND secret_encrypted = $2 RETURNING id`,
-      [method.id, method.secretEncrypted, step, this.clock.now()],
-    );
-    if (enabled.length === 0) throw new DomainError(ErrorCode.InvalidCode, 'Invalid code');
+    // Only the very secret just checked: a parallel set-up may have replaced it.
+    if (!(await this.methods.enableTotp(manager, method.id, method.secretEncrypted, step, this.clock.now()))) {
+      throw new DomainError(ErrorCode.InvalidCode, 'Invalid code');
+    }
   }
 
   /** True when `input` is a code of the user's enabled TOTP for a step not used before; that step is then used up. */
   async verify(userId: string, input: string, db: EntityManager = this.dataSource.manager): Promise<boolean> {
     const code = normalizeTotpCode(input);
     if (!code) return false;
-    const method = await db.getRepository(TwoFactorMethod).findOne({ where: { userId, method: 'totp', status: 'enabled' } });
-    if (!method?.secretEncrypted) return false;
-    const lastStep = method.lastTotpStep === null ? null : Number(method.lastTotpStep);
-    const step = await this.matchingStep(this.unseal(userId, method.secretEncrypted), code, lastStep);
-    if (step === null) return false;
-    const used = await queryRows(
-      db,
-      `UPDATE two_factor_methods SET last_totp_step = $2
-        WHERE id = $1 AND status = 'enabled' AND (last_totp_step IS NULL OR last_totp_step < $2) RETURNING id`,
-      [method.id, step],
-    );
-    return used.length === 1;
+    const method = await this.methods.findTotp(userId, db);
+    if (method?.status !== 'enabled' || !method.secretEncrypted) return false;
+    const step = await this.matchingStep(this.unseal(userId, method.secretEncrypted), code, method.lastTotpStep);
+    return step !== null && this.methods.useTotpStep(db, method.id, step);
   }
 
   /** Removes the method (pending or enabled); true when an enabled one was removed. */
   async remove(manager: EntityManager, userId: string): Promise<boolean> {
-    const removed = await queryRows<{ status: string }>(
-      manager,
-      `DELETE FROM two_factor_methods WHERE user_id = $1 AND method = 'totp' RETURNING status`,
-      [userId],
-    );
-    return removed.some((row) => row.status === 'enabled');
+    return (await this.methods.remove(manager, userId, 'totp')) === 'enabled';
   }
 
   /** The time step (within ±TOTP_WINDOW_STEPS of now, after `afterStep`) whose code is `code`, or null. */
@@ -159,7 +146,12 @@ export class TotpService {
     return encrypt(this.keys.key('totp-encryption'), secret, `totp:${userId}`);
   }
 
+  /** DatabaseEncryptionFailure when the stored secret does not decrypt (another APP_SECRET, or tampered). */
   private unseal(userId: string, sealed: string): string {
-    return decrypt(this.keys.key('totp-encryption'), sealed, `totp:${userId}`);
+    try {
+      return decrypt(this.keys.key('totp-encryption'), sealed, `totp:${userId}`);
+    } catch {
+      throw new DomainError(ErrorCode.DatabaseEncryptionFailure, 'The stored TOTP secret cannot be decrypted');
+    }
   }
 }

@@ -13,12 +13,15 @@ import {
 /**
  * The request fields the guard reads. The surface's authentication guard sets the subject and
  * reads the second factor the client sent, in that surface's own terms (surface 1: `x-2fa-*`).
+ * A surface whose second factor is proven another way (surface 2: a step-up token) sets a gate
+ * instead, and the guard asks it.
  */
 export interface TwoFactorRequest {
   headers: Record<string, string | string[] | undefined>;
   ip?: string;
   twoFactorSubject?: TwoFactorSubject;
   twoFactorAttempt?: TwoFactorAttempt;
+  twoFactorGate?: (options: Required<Requires2FAOptions>) => Promise<void>;
 }
 
 const header = (request: TwoFactorRequest, name: string): string | undefined => {
@@ -45,6 +48,10 @@ export class TwoFactorGuard implements CanActivate {
     ]);
     if (!options) return true;
     const request = context.switchToHttp().getRequest<TwoFactorRequest>();
+    if (request.twoFactorGate) {
+      await request.twoFactorGate(options);
+      return true;
+    }
     if (!request.twoFactorSubject) {
       throw new DomainError(ErrorCode.AuthenticationRequired, 'You must be logged in to do this.');
     }

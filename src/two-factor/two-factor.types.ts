@@ -1,7 +1,15 @@
 import type { Session } from '../auth/session.entity.js';
 import type { User } from '../users/user.entity.js';
 
-export type SecondFactorMethod = 'totp' | 'email' | 'password';
+/** The methods a user turns on, in the order they are offered: the authenticator app first. */
+export const ENABLEABLE_METHODS = ['totp', 'email'] as const;
+export type EnableableMethod = (typeof ENABLEABLE_METHODS)[number];
+
+/**
+ * Every way to give a second factor: the enabled methods, a backup (recovery) code of a TOTP
+ * user, and the password, which stands in only for a user with no method at all.
+ */
+export type SecondFactorMethod = EnableableMethod | 'backup' | 'password';
 
 /** Who is being checked: the user and, when the request carries one, the login session. */
 export interface TwoFactorSubject {
@@ -9,9 +17,13 @@ export interface TwoFactorSubject {
   session?: Session | null;
 }
 
-/** What the client sent as its second factor (the `x-2fa-code` / `x-2fa-method` headers, or a body field). */
+/** What the client sent as its second factor, read by each surface in its own terms. */
 export interface TwoFactorAttempt {
   code?: string | null;
+  /**
+   * The method the client names (a SecondFactorMethod; anything else is refused as a wrong code);
+   * the one offered when absent.
+   */
   method?: string | null;
 }
 
@@ -21,15 +33,34 @@ export interface ClientInfo {
   userAgent: string;
 }
 
-/** The `details` of totp-required / totp-invalid / totp-max-attempts. */
-export interface TwoFactorChallengeDetails {
+/** What a code by email looks like after a send (or a send skipped inside the resend window). */
+export interface EmailCodeDelivery {
+  /** A new code went out with this request. */
+  sent: boolean;
+  /** Valid codes the user holds now. */
+  outstanding: number;
+  /** Expiry of the newest valid code. */
+  expiresAt: Date | null;
+  /** Seconds before another code may be sent (EMAIL_CODE_RESEND_AFTER_SECONDS after the newest). */
+  cooldownSeconds: number;
+}
+
+/**
+ * Where a user's second factor stands, in no surface's terms: the method asked for, the methods
+ * the user has, where codes go, what was mailed, whether the account is locked. Each surface turns
+ * it into its own answer (Rocket.Chat's `details`, Singularity's LoginResponse fields).
+ */
+export interface TwoFactorState {
   method: SecondFactorMethod;
-  codeGenerated: boolean;
-  codeCount?: number;
-  codeExpires?: string;
-  emailOrUsername: string;
-  availableMethods: SecondFactorMethod[];
-  [key: string]: unknown;
+  available: EnableableMethod[];
+  /** Verified addresses: where email codes go (first: the primary one). */
+  addresses: string[];
+  username: string;
+  /** For the email method. */
+  email?: EmailCodeDelivery;
+  lockedUntil?: Date;
+  /** The pending attempt (a challenge) the answer belongs to, when there is one. */
+  challengeId?: string;
 }
 
 export interface TwoFactorCheckOptions {

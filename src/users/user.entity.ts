@@ -1,6 +1,7 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import { Check, Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 
 @Entity({ name: 'users' })
+@Check('users_preferred_two_factor_method_check', `preferred_two_factor_method IN ('email', 'totp')`)
 // Expression index (lower(username)), which TypeORM cannot model: declared so schema diffs leave it alone.
 @Index('users_username_lower_key', { synchronize: false })
 export class User {
@@ -22,6 +23,10 @@ export class User {
 
   @Column({ type: 'text', array: true, default: () => "'{}'" })
   roles: string[];
+
+  /** The method asked for first on surface 2, when the user picked one they have. */
+  @Column({ name: 'preferred_two_factor_method', type: 'varchar', length: 16, nullable: true })
+  preferredTwoFactorMethod: 'email' | 'totp' | null;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;

@@ -1,16 +1,17 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { isEmail } from 'class-validator';
-import { DataSource, EntityManager, In, IsNull, Not } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { addSeconds, Clock } from '../common/clock.js';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { DomainEvents } from '../common/domain-events.js';
 import { randomId, randomToken, sha256Hex } from '../common/random.js';
 import { runDetached } from '../common/run-detached.js';
 import { AppConfig } from '../config/app-config.js';
-import { queryRows } from '../database/query-rows.js';
 import { isUniqueViolation } from '../database/unique-violation.js';
 import { MailService } from '../mail/mail.service.js';
 import { UserEmail } from './user-email.entity.js';
 import { User } from './user.entity.js';
+import { UsersRepository } from './users.repository.js';
 
 /** Rocket.Chat's default username rule (UTF8_User_Names_Validation), bounded by the column. */
 export const USERNAME_PATTERN = /^[0-9a-zA-Z-_.]{1,64}$/;
@@ -68,30 +69,23 @@ export class UsersService {
 
   constructor(
     private readonly dataSource: DataSource,
+    private readonly users: UsersRepository,
     private readonly mail: MailService,
+    private readonly events: DomainEvents,
     private readonly clock: Clock,
     @Inject(AppConfig) private readonly config: AppConfig,
   ) {}
 
-  async findById(id: string, manager: EntityManager = this.dataSource.manager): Promise<User | null> {
-    return manager.getRepository(User).findOneBy({ id });
+  findById(id: string, db?: EntityManager): Promise<User | null> {
+    return this.users.findById(id, db);
   }
 
-  async findByUsername(username: string): Promise<User | null> {
-    return this.dataSource
-      .getRepository(User)
-      .createQueryBuilder('user')
-      .where('lower(user.username) = lower(:username)', { username })
-      .getOne();
+  findByUsername(username: string): Promise<User | null> {
+    return this.users.findByUsername(username);
   }
 
-  async findByEmail(address: string): Promise<User | null> {
-    return this.dataSource
-      .getRepository(User)
-      .createQueryBuilder('user')
-      .innerJoin(UserEmail, 'email', 'email.userId = user.id')
-      .where('lower(email.address) = lower(:address)', { address })
-      .getOne();
+  findByEmail(address: string): Promise<User | null> {
+    return this.users.findByEmail(address);
   }
 
   findByUsernameOrEmail(value: string): Promise<User | null> {
@@ -99,14 +93,19 @@ export class UsersService {
   }
 
   emailsOf(userId: string): Promise<UserEmail[]> {
-    return this.dataSource.getRepository(UserEmail).find({ where: { userId }, order: { isPrimary: 'DESC', id: 'ASC' } });
+    return this.users.emailsOf(userId);
   }
 
-  async verifiedAddresses(userId: string, manager: EntityManager = this.dataSource.manager): Promise<string[]> {
-    const emails = await manager
-      .getRepository(UserEmail)
-      .find({ where: { userId, verifiedAt: Not(IsNull()) }, order: { isPrimary: 'DESC', id: 'ASC' } });
-    return emails.map((email) => email.address);
+  verifiedAddresses(userId: string, db?: EntityManager): Promise<string[]> {
+    return this.users.verifiedAddresses(userId, db);
+  }
+
+  lockForUpdate(db: EntityManager, userId: string): Promise<boolean> {
+    return this.users.lockForUpdate(db, userId);
+  }
+
+  setPreferredTwoFactorMethod(userId: string, method: 'email' | 'totp' | null): Promise<void> {
+    return this.users.setPreferredTwoFactorMethod(userId, method);
   }
 
   /**
@@ -125,7 +124,7 @@ export class UsersService {
         locale: input.locale ?? null,
         roles: input.roles ?? ['user'],
       });
-      await manager.insert(User, user);
+      await this.users.insertUser(manager, user);
       const email = manager.create(UserEmail, {
         userId: user.id,
         address: input.email,
@@ -134,9 +133,9 @@ export class UsersService {
         verificationTokenHash: null,
         verificationExpiresAt: null,
       });
-      await manager.insert(UserEmail, email);
+      await this.users.insertEmail(manager, email);
       const outboxIds = input.verified ? [] : [await this.queueVerification(manager, user, email)];
-      const saved = await manager.findOneByOrFail(User, { id: user.id });
+      const saved = (await this.users.findById(user.id, manager))!;
       return { user: saved, emails: [email], outboxIds };
     } catch (error) {
       throw this.unavailableOnRace(error);
@@ -150,34 +149,27 @@ export class UsersService {
   sendConfirmationEmail(address: string): void {
     runDetached(this.logger, 'Sending a confirmation email', async () => {
       const outboxIds = await this.dataSource.transaction(async (manager) => {
-        const email = await manager
-          .getRepository(UserEmail)
-          .createQueryBuilder('email')
-          .where('lower(email.address) = lower(:address) AND email.verifiedAt IS NULL', { address })
-          .getOne();
+        const email = await this.users.findUnverifiedEmail(manager, address);
         if (!email) return [];
-        const user = await manager.findOneByOrFail(User, { id: email.userId });
+        const user = (await this.users.findById(email.userId, manager))!;
         return [await this.queueVerification(manager, user, email)];
       });
       await this.mail.deliverNow(outboxIds);
     });
   }
 
-  /** Verifies the address; a pending new address (an email change) then replaces the old ones. */
+  /**
+   * Verifies the address; a pending new address (an email change) then replaces the old ones, and
+   * the old address hears of it (an `email-changed` event: someone else may have changed it).
+   */
   async verifyEmail(token: string): Promise<void> {
-    const now = this.clock.now();
     await this.dataSource.transaction(async (manager) => {
-      const [verified] = await queryRows<{ id: string; user_id: string; is_primary: boolean }>(
-        manager,
-        `UPDATE user_emails SET verified_at = $2, verification_token_hash = NULL, verification_expires_at = NULL
-          WHERE verification_token_hash = $1 AND verification_expires_at > $2 AND verified_at IS NULL
-          RETURNING id, user_id, is_primary`,
-        [sha256Hex(token), now],
-      );
+      const verified = await this.users.verifyByToken(manager, sha256Hex(token), this.clock.now());
       if (!verified) throw new DomainError(ErrorCode.InvalidToken, 'The verification link is invalid or has expired');
-      if (!verified.is_primary) {
-        await manager.query('DELETE FROM user_emails WHERE user_id = $1 AND id <> $2', [verified.user_id, verified.id]);
-        await manager.query('UPDATE user_emails SET is_primary = true WHERE id = $1', [verified.id]);
+      const user = verified.replaced.length > 0 ? await this.users.findById(verified.userId, manager) : null;
+      if (!user) return;
+      for (const oldAddress of verified.replaced) {
+        await this.events.publish({ type: 'email-changed', user, oldAddress, newAddress: verified.address }, manager);
       }
     });
   }
@@ -189,7 +181,8 @@ export class UsersService {
    */
   async writeProfile(manager: EntityManager, userId: string, changes: ProfileWrite): Promise<string[]> {
     try {
-      const user = await manager.findOneByOrFail(User, { id: userId });
+      const user = await this.users.findById(userId, manager);
+      if (!user) throw new DomainError(ErrorCode.UserNotFound, 'user not found');
       if (changes.username !== undefined && changes.username.toLowerCase() !== user.username.toLowerCase()) {
         await this.assertUsernameFree(manager, changes.username);
       }
@@ -197,15 +190,15 @@ export class UsersService {
       if (changes.name !== undefined) user.name = changes.name;
       if (changes.username !== undefined) user.username = changes.username;
       if (changes.passwordHash !== undefined) user.passwordHash = changes.passwordHash;
-      await manager.save(User, user);
+      await this.users.saveUser(manager, user);
       return outboxIds;
     } catch (error) {
       throw this.unavailableOnRace(error);
     }
   }
 
-  async deleteUser(userId: string): Promise<void> {
-    await this.dataSource.getRepository(User).delete({ id: userId });
+  deleteUser(userId: string): Promise<void> {
+    return this.users.deleteUser(userId);
   }
 
   /** Rocket.Chat's username rule; reserved names are refused unless `allowReserved` (the operator's bootstrap admin). */
@@ -265,22 +258,13 @@ export class UsersService {
 
   /** FieldUnavailable when another user has the name (any case). Checked again, under the unique index, on write. */
   async assertUsernameFree(manager: EntityManager, username: string): Promise<void> {
-    const taken = await manager
-      .getRepository(User)
-      .createQueryBuilder('user')
-      .where('lower(user.username) = lower(:username)', { username })
-      .getExists();
+    const taken = await this.users.usernameTaken(manager, username);
     if (taken) throw new DomainError(ErrorCode.FieldUnavailable, `${username} is already in use :(`, { field: 'username' });
   }
 
   /** FieldUnavailable when the address (any case) belongs to another user (`exceptUserId`'s own do not count). */
   async assertEmailFree(manager: EntityManager, address: string, exceptUserId?: string): Promise<void> {
-    const query = manager
-      .getRepository(UserEmail)
-      .createQueryBuilder('email')
-      .where('lower(email.address) = lower(:address)', { address });
-    if (exceptUserId) query.andWhere('email.userId <> :exceptUserId', { exceptUserId });
-    const taken = await query.getExists();
+    const taken = await this.users.emailTaken(manager, address, exceptUserId);
     if (taken) throw new DomainError(ErrorCode.FieldUnavailable, `${address} is already in use :(`, { field: 'email' });
   }
 
@@ -289,11 +273,13 @@ export class UsersService {
    * the verified one (one pending change at a time) until its link is opened.
    */
   private async requestEmailChange(manager: EntityManager, user: User, address: string): Promise<string[]> {
-    const emails = await manager.find(UserEmail, { where: { userId: user.id } });
+    const emails = await this.users.emailsOf(user.id, manager);
     const primary = emails.find((email) => email.isPrimary);
     if (primary?.address.toLowerCase() === address.toLowerCase()) return [];
-    const replaced = emails.filter((email) => !email.verifiedAt).map((email) => email.id);
-    if (replaced.length) await manager.delete(UserEmail, { id: In(replaced) });
+    await this.users.deleteEmails(
+      manager,
+      emails.filter((email) => !email.verifiedAt).map((email) => email.id),
+    );
     await this.assertEmailFree(manager, address);
     const email = manager.create(UserEmail, {
       userId: user.id,
@@ -303,7 +289,7 @@ export class UsersService {
       verificationTokenHash: null,
       verificationExpiresAt: null,
     });
-    await manager.insert(UserEmail, email);
+    await this.users.insertEmail(manager, email);
     return [await this.queueVerification(manager, user, email)];
   }
 
@@ -311,14 +297,7 @@ export class UsersService {
     const token = randomToken();
     email.verificationTokenHash = sha256Hex(token);
     email.verificationExpiresAt = addSeconds(this.clock.now(), this.config.EMAIL_VERIFICATION_TTL_SECONDS);
-    await manager.update(
-      UserEmail,
-      { id: email.id },
-      {
-        verificationTokenHash: email.verificationTokenHash,
-        verificationExpiresAt: email.verificationExpiresAt,
-      },
-    );
+    await this.users.setVerification(manager, email.id, email.verificationTokenHash, email.verificationExpiresAt);
     return this.mail.enqueue(manager, {
       to: [email.address],
       template: 'verify-email',

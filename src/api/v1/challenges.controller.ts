@@ -5,7 +5,7 @@ import { ChallengesService } from '../../challenge/challenges.service.js';
 import { RateLimitPerMinute } from '../../rate-limit/rate-limit.guard.js';
 import type { ClientInfo } from '../../two-factor/two-factor.types.js';
 import { ChallengeEmailCodeDto, VerifyChallengeDto } from './dto/challenges.dto.js';
-import { ClientOf } from './v1-auth.guard.js';
+import { ClientOf, v1SecondFactorMethod } from './v1-auth.guard.js';
 import { V1Controller } from './v1-controller.decorator.js';
 import { V1_EXAMPLE, V1Operation } from './v1-openapi.js';
 
@@ -60,7 +60,8 @@ export class ChallengesController {
   @Post('twoFactorChallenges.verifyChallenge')
   @HttpCode(200)
   async verifyChallenge(@Body() body: VerifyChallengeDto, @ClientOf() client: ClientInfo) {
-    const { user, token } = await this.login.loginWithChallenge(body.challengeId, body.code, client);
+    const attempt = { code: body.code, method: v1SecondFactorMethod(undefined, body.code) };
+    const { user, token } = await this.login.loginWithChallenge(body.challengeId, attempt, { client, origin: client });
     return { success: true, userId: user.id, loginToken: token };
   }
 }

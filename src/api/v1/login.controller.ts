@@ -7,7 +7,7 @@ import { TwoFactorService } from '../../two-factor/two-factor.service.js';
 import type { ClientInfo } from '../../two-factor/two-factor.types.js';
 import { UsersService } from '../../users/users.service.js';
 import { LoginDto } from './dto/login.dto.js';
-import { ClientOf, CurrentAuth, V1Authenticated } from './v1-auth.guard.js';
+import { ClientOf, CurrentAuth, V1Authenticated, v1Attempt } from './v1-auth.guard.js';
 import { V1Controller } from './v1-controller.decorator.js';
 import { V1_EXAMPLE, V1_EXAMPLE_HANDSHAKE_DETAILS, V1_EXAMPLE_ME, V1Operation } from './v1-openapi.js';
 import { V1LoginExceptionFilter } from './v1-exception.filter.js';
@@ -70,11 +70,8 @@ export class LoginController {
       body.resume !== undefined
         ? await this.login.loginWithResumeToken(body.resume)
         : await this.login.loginWithPassword(
-            {
-              ...credentialsOf(body),
-              secondFactor: { code: body.code ?? headerCode, method: headerMethod },
-            },
-            client,
+            { ...credentialsOf(body), secondFactor: v1Attempt(body.code ?? headerCode, headerMethod) },
+            { client, origin: client },
           );
     return { status: 'success', data: { userId: user.id, authToken: token, me: await this.me({ user, session }) } };
   }

@@ -3,6 +3,8 @@ import { AuditService } from '../../audit/audit.service.js';
 import { ErrorCode } from '../../common/domain-error.js';
 import type { AuthenticatedSession } from '../../auth/sessions.service.js';
 import { Requires2FA } from '../../two-factor/requires-2fa.decorator.js';
+import { EmailCodeSender } from '../../two-factor/email-code-sender.service.js';
+import { TwoFactorMethodsService } from '../../two-factor/two-factor-methods.service.js';
 import { TwoFactorService } from '../../two-factor/two-factor.service.js';
 import type { ClientInfo } from '../../two-factor/two-factor.types.js';
 import { PaginationQueryDto, SendEmailCodeDto, UnlockUserDto, ValidateTotpDto } from './dto/two-factor.dto.js';
@@ -14,6 +16,8 @@ import { V1_EXAMPLE, V1_HANDSHAKE_ERRORS, V1Operation } from './v1-openapi.js';
 export class TwoFactorController {
   constructor(
     private readonly twoFactor: TwoFactorService,
+    private readonly methods: TwoFactorMethodsService,
+    private readonly sender: EmailCodeSender,
     private readonly audit: AuditService,
   ) {}
 
@@ -27,7 +31,7 @@ export class TwoFactorController {
   @HttpCode(200)
   @V1Authenticated()
   async enableEmail(@CurrentAuth() auth: AuthenticatedSession, @ClientOf() client: ClientInfo) {
-    await this.twoFactor.enableEmail(auth.user, auth.session.id, client);
+    await this.methods.enableEmail(auth.user, auth.session.id, client);
     return { success: true };
   }
 
@@ -42,7 +46,7 @@ export class TwoFactorController {
   @V1Authenticated()
   @Requires2FA({ rememberable: false })
   async disableEmail(@CurrentAuth() auth: AuthenticatedSession, @ClientOf() client: ClientInfo) {
-    await this.twoFactor.disableEmail(auth.user, client);
+    await this.methods.disableEmail(auth.user, client);
     return { success: true };
   }
 
@@ -61,7 +65,7 @@ export class TwoFactorController {
   @HttpCode(200)
   @V1Authenticated()
   async enableTotp(@CurrentAuth() auth: AuthenticatedSession) {
-    const { secret, url, qrCode } = await this.twoFactor.beginTotpSetup(auth.user);
+    const { secret, url, qrCode } = await this.methods.beginTotpSetup(auth.user);
     return { success: true, secret, url, qrCode };
   }
 
@@ -81,7 +85,7 @@ export class TwoFactorController {
   // the thief's authenticator. A user with none enrols with the session alone, as API.md says.
   @Requires2FA({ passwordFallback: false })
   async validateTotp(@CurrentAuth() auth: AuthenticatedSession, @Body() body: ValidateTotpDto, @ClientOf() client: ClientInfo) {
-    const backupCodes = await this.twoFactor.enableTotp(auth.user, body.code, auth.session.id, client);
+    const backupCodes = await this.methods.enableTotp(auth.user, body.code, auth.session.id, client);
     return { success: true, backupCodes };
   }
 
@@ -96,7 +100,7 @@ export class TwoFactorController {
   @V1Authenticated()
   @Requires2FA({ rememberable: false })
   async disableTotp(@CurrentAuth() auth: AuthenticatedSession, @ClientOf() client: ClientInfo) {
-    await this.twoFactor.disableTotp(auth.user, client);
+    await this.methods.disableTotp(auth.user, client);
     return { success: true };
   }
 
@@ -111,7 +115,7 @@ export class TwoFactorController {
   @V1Authenticated()
   @Requires2FA({ rememberable: false })
   async regenerateBackupCodes(@CurrentAuth() auth: AuthenticatedSession, @ClientOf() client: ClientInfo) {
-    const backupCodes = await this.twoFactor.regenerateBackupCodes(auth.user, client);
+    const backupCodes = await this.methods.regenerateBackupCodes(auth.user, client);
     return { success: true, backupCodes };
   }
 
@@ -119,7 +123,7 @@ export class TwoFactorController {
   @Get('users.2fa.backupCodesRemaining')
   @V1Authenticated()
   async backupCodesRemaining(@CurrentAuth() auth: AuthenticatedSession) {
-    return { success: true, remaining: await this.twoFactor.backupCodesRemaining(auth.user.id) };
+    return { success: true, remaining: await this.methods.backupCodesRemaining(auth.user.id) };
   }
 
   /** Not in Rocket.Chat: the way out of a lasting lock (LOCKOUT_MAX_FAILURES consecutive failures). */
@@ -201,7 +205,7 @@ export class TwoFactorController {
   @Post('users.2fa.sendEmailCode')
   @HttpCode(200)
   async sendEmailCode(@Body() body: SendEmailCodeDto, @ClientOf() client: ClientInfo) {
-    const result = await this.twoFactor.requestEmailCode(body.emailOrUsername, client);
+    const result = await this.sender.requestFor(body.emailOrUsername, client);
     return result.revealed ? { success: true, emails: result.addresses } : { success: true };
   }
 }

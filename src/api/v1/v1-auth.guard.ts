@@ -4,7 +4,10 @@ import { ApiHeader } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { SessionsService, type AuthenticatedSession } from '../../auth/sessions.service.js';
 import { DomainError, ErrorCode } from '../../common/domain-error.js';
+import type { AuthenticatedRequest } from '../../common/request-context.js';
 import { FailedAuthLimiter } from '../../rate-limit/failed-auth.limiter.js';
+import { normalizeBackupCode } from '../../two-factor/backup-codes.service.js';
+import { normalizeTotpCode } from '../../two-factor/totp.service.js';
 import { REQUIRES_2FA } from '../../two-factor/two-factor.types.js';
 import { validateBodyEarly } from '../shared/validation-pipe.js';
 import { clientInfoOf } from '../../two-factor/two-factor.guard.js';
@@ -12,22 +15,36 @@ import type { TwoFactorAttempt, TwoFactorSubject } from '../../two-factor/two-fa
 import { AUTHENTICATED_ROUTE } from '../../rate-limit/rate-limit.guard.js';
 import { V1ErrorResponse } from './v1-openapi.js';
 
-export type V1Request = FastifyRequest & {
-  auth?: AuthenticatedSession;
-  twoFactorSubject?: TwoFactorSubject;
-  twoFactorAttempt?: TwoFactorAttempt;
-};
+export type V1Request = FastifyRequest &
+  AuthenticatedRequest & {
+    auth?: AuthenticatedSession;
+    twoFactorSubject?: TwoFactorSubject;
+    twoFactorAttempt?: TwoFactorAttempt;
+  };
 
 const headerValue = (request: FastifyRequest, name: string): string | undefined => {
   const value = request.headers[name];
   return typeof value === 'string' ? value : undefined;
 };
 
+/**
+ * The method of a Rocket.Chat second factor. Rocket.Chat's `totp` method takes the authenticator
+ * code or a backup code, so a `totp` (or unnamed) code shaped like a backup code is one.
+ */
+export const v1SecondFactorMethod = (method: string | undefined, code: string | undefined): string | undefined => {
+  const named = method?.trim().toLowerCase() || undefined;
+  if ((named === undefined || named === 'totp') && code && !normalizeTotpCode(code) && normalizeBackupCode(code)) return 'backup';
+  return named;
+};
+
 /** Surface 1's second factor: Rocket.Chat clients repeat the request with `x-2fa-code` / `x-2fa-method`. */
-const attemptOf = (request: FastifyRequest): TwoFactorAttempt => ({
-  code: headerValue(request, 'x-2fa-code'),
-  method: headerValue(request, 'x-2fa-method'),
+export const v1Attempt = (code: string | undefined, method: string | undefined): TwoFactorAttempt => ({
+  code,
+  method: v1SecondFactorMethod(method, code),
 });
+
+const attemptOf = (request: FastifyRequest): TwoFactorAttempt =>
+  v1Attempt(headerValue(request, 'x-2fa-code'), headerValue(request, 'x-2fa-method'));
 
 /**
  * `X-User-Id` + `X-Auth-Token`, checked against the sessions table (one indexed query), on routes
@@ -66,6 +83,7 @@ export class V1AuthGuard implements CanActivate {
       throw new DomainError(ErrorCode.NotAuthorized, 'Not allowed');
     }
     request.auth = auth;
+    request.authenticatedUserId = auth.user.id;
     request.twoFactorSubject = auth;
     request.twoFactorAttempt = attemptOf(request);
     // The handshake (next, in TwoFactorGuard) mails codes and counts attempts: never for a body

@@ -1,4 +1,5 @@
 import { ErrorCode } from '../../common/domain-error.js';
+import type { TwoFactorErrorCode } from '../../two-factor/two-factor.error.js';
 
 export interface V1ErrorMapping {
   status: number;
@@ -7,17 +8,29 @@ export interface V1ErrorMapping {
   message?: string;
 }
 
-/** Every domain error code in Rocket.Chat's wire format. */
+const INTERNAL = { status: 500, errorType: 'error-internal', message: 'Internal server error' } as const;
+/** Surface 2's token errors never arise here; mapped like a missing login all the same. */
+const UNAUTHORIZED = { status: 401, errorType: 'unauthorized', message: 'You must be logged in to do this.' } as const;
+
+/** Every domain code in Rocket.Chat's wire format. */
 export const V1_ERRORS = {
   [ErrorCode.InvalidParams]: { status: 400, errorType: 'invalid-params' },
   [ErrorCode.ParameterRequired]: { status: 400, errorType: 'error-parameter-required' },
-  [ErrorCode.AuthenticationRequired]: { status: 401, errorType: 'unauthorized', message: 'You must be logged in to do this.' },
+  [ErrorCode.UnsupportedMediaType]: { status: 415, errorType: 'invalid-params', message: 'The request body must be JSON' },
+  [ErrorCode.PayloadTooLarge]: { status: 413, errorType: 'invalid-params', message: 'The request body is too large' },
+  [ErrorCode.AuthenticationRequired]: UNAUTHORIZED,
+  [ErrorCode.AlreadyAuthenticated]: { status: 400, errorType: 'error-already-authenticated' },
   [ErrorCode.InvalidCredentials]: { status: 400, errorType: 'error-invalid-password', message: 'Invalid password' },
+  [ErrorCode.NoPasswordProvider]: { status: 400, errorType: 'error-invalid-password', message: 'The user has no password' },
   [ErrorCode.NotAuthorized]: { status: 403, errorType: 'error-not-allowed', message: 'Not allowed' },
-  [ErrorCode.NotFound]: { status: 404, errorType: 'error-not-found' },
+  [ErrorCode.NotFound]: { status: 404, errorType: 'error-not-found', message: 'Not found' },
   [ErrorCode.RateLimited]: { status: 429, errorType: 'error-too-many-requests' },
   [ErrorCode.TwoFactorRequired]: { status: 400, errorType: 'totp-required', message: 'TOTP Required' },
   [ErrorCode.TwoFactorInvalid]: { status: 400, errorType: 'totp-invalid', message: 'TOTP Invalid' },
+  // Outside the handshake (a challenge), Rocket.Chat has no "expired": the code is just not accepted.
+  [ErrorCode.TwoFactorCodeExpired]: { status: 400, errorType: 'error-invalid-code', message: 'Invalid code' },
+  [ErrorCode.TwoFactorCodeMissing]: { status: 400, errorType: 'error-parameter-required', message: 'code is required' },
+  [ErrorCode.WrongRecoveryCode]: { status: 400, errorType: 'error-invalid-code', message: 'Invalid code' },
   [ErrorCode.TwoFactorMaxAttempts]: { status: 400, errorType: 'totp-max-attempts', message: 'TOTP Maximum Attempts Reached' },
   // Clients already stop and wait on totp-max-attempts; details.lockedUntil says until when.
   [ErrorCode.TwoFactorLocked]: {
@@ -25,7 +38,13 @@ export const V1_ERRORS = {
     errorType: 'totp-max-attempts',
     message: 'Too many failed attempts; try again later',
   },
+  [ErrorCode.TwoFactorMethodDisabled]: { status: 400, errorType: 'error-invalid-code', message: 'Invalid code' },
+  [ErrorCode.TwoFactorMethodAlreadyEnabled]: { status: 400, errorType: 'error-2fa-already-enabled' },
+  [ErrorCode.TwoFactorMethodAlreadyDisabled]: { status: 400, errorType: 'error-2fa-already-disabled' },
+  [ErrorCode.CannotDisableOnlyTwoFactorMethod]: { status: 400, errorType: 'error-2fa-required-by-policy' },
+  [ErrorCode.EmailCooldownActive]: { status: 429, errorType: 'error-too-many-requests' },
   [ErrorCode.EmailSendFailed]: { status: 503, errorType: 'error-email-send-failed' },
+  [ErrorCode.PostCommitSideEffectFailed]: { status: 503, errorType: 'error-email-send-failed' },
   [ErrorCode.InvalidEmail]: { status: 400, errorType: 'error-invalid-email' },
   [ErrorCode.FieldUnavailable]: { status: 400, errorType: 'error-field-unavailable' },
   [ErrorCode.PasswordPolicy]: {
@@ -61,14 +80,40 @@ export const V1_ERRORS = {
     errorType: 'error-invalid-challenge-method',
     message: 'invalid challenge method',
   },
-  [ErrorCode.Internal]: { status: 500, errorType: 'error-internal', message: 'Internal server error' },
+  [ErrorCode.AccessTokenInvalid]: UNAUTHORIZED,
+  [ErrorCode.AccessTokenExpired]: UNAUTHORIZED,
+  [ErrorCode.RefreshTokenMissing]: UNAUTHORIZED,
+  [ErrorCode.RefreshTokenInvalid]: UNAUTHORIZED,
+  [ErrorCode.RefreshTokenExpired]: UNAUTHORIZED,
+  [ErrorCode.StepUpTokenMissing]: UNAUTHORIZED,
+  [ErrorCode.StepUpTokenInvalid]: UNAUTHORIZED,
+  [ErrorCode.StepUpTokenExpired]: UNAUTHORIZED,
+  [ErrorCode.TwoFactorTokenMissing]: UNAUTHORIZED,
+  [ErrorCode.TwoFactorTokenInvalid]: UNAUTHORIZED,
+  [ErrorCode.TwoFactorTokenExpired]: UNAUTHORIZED,
+  [ErrorCode.TotpSetupTokenInvalid]: { status: 400, errorType: 'error-invalid-code', message: 'Invalid code' },
+  [ErrorCode.TotpSetupTokenExpired]: { status: 400, errorType: 'error-invalid-code', message: 'Invalid code' },
+  [ErrorCode.AccessTokenAllowlistReadingFailure]: INTERNAL,
+  [ErrorCode.DatabaseFailure]: INTERNAL,
+  [ErrorCode.DatabaseEncryptionFailure]: INTERNAL,
+  [ErrorCode.InvalidUserDocument]: INTERNAL,
+  [ErrorCode.InvalidPrincipalDocument]: INTERNAL,
+  [ErrorCode.Internal]: INTERNAL,
 } as const satisfies Record<ErrorCode, V1ErrorMapping>;
+
+/** The handshake's answers (TwoFactorError): Rocket.Chat has no "expired", an expired code is invalid. */
+export const V1_HANDSHAKE_ERRORS_WIRE = {
+  [ErrorCode.TwoFactorRequired]: { errorType: 'totp-required', message: 'TOTP Required' },
+  [ErrorCode.TwoFactorInvalid]: { errorType: 'totp-invalid', message: 'TOTP Invalid' },
+  [ErrorCode.TwoFactorCodeExpired]: { errorType: 'totp-invalid', message: 'TOTP Invalid' },
+  [ErrorCode.TwoFactorMaxAttempts]: { errorType: 'totp-max-attempts', message: 'TOTP Maximum Attempts Reached' },
+  [ErrorCode.TwoFactorLocked]: { errorType: 'totp-max-attempts', message: 'Too many failed attempts; try again later' },
+} as const satisfies Record<TwoFactorErrorCode, { errorType: string; message: string }>;
 
 /** `login` answers in the REST `{status: "error"}` shape with 401, as Rocket.Chat does. */
 export const V1_LOGIN_ERRORS = {
   [ErrorCode.InvalidCredentials]: { error: 'Unauthorized', message: 'Unauthorized' },
-  [ErrorCode.TwoFactorRequired]: { error: 'totp-required', message: 'TOTP Required' },
-  [ErrorCode.TwoFactorInvalid]: { error: 'totp-invalid', message: 'TOTP Invalid' },
-  [ErrorCode.TwoFactorMaxAttempts]: { error: 'totp-max-attempts', message: 'TOTP Maximum Attempts Reached' },
-  [ErrorCode.TwoFactorLocked]: { error: 'totp-max-attempts', message: 'Too many failed attempts; try again later' },
-} as const satisfies Partial<Record<ErrorCode, { error: string; message: string }>>;
+  ...Object.fromEntries(
+    Object.entries(V1_HANDSHAKE_ERRORS_WIRE).map(([code, wire]) => [code, { error: wire.errorType, message: wire.message }]),
+  ),
+} as Partial<Record<ErrorCode, { error: string; message: string }>>;

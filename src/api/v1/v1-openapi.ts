@@ -1,7 +1,9 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiResponse } from '@nestjs/swagger';
 import { DomainError, type DomainErrorDetails, ErrorCode } from '../../common/domain-error.js';
-import { V1_ERRORS } from './v1-errors.js';
+import { TwoFactorError, type TwoFactorErrorCode } from '../../two-factor/two-factor.error.js';
+import type { TwoFactorState } from '../../two-factor/two-factor.types.js';
+import { V1_ERRORS, V1_HANDSHAKE_ERRORS_WIRE } from './v1-errors.js';
 import { v1ErrorBody, v1LoginErrorBody } from './v1-exception.filter.js';
 
 /**
@@ -173,11 +175,39 @@ const RATE_LIMIT_HEADERS = {
   'X-RateLimit-Reset': { description: 'Seconds until the window resets', schema: { type: 'integer' } },
 } as const;
 
+const HANDSHAKE_CODES: ReadonlySet<ErrorCode> = new Set(Object.keys(V1_HANDSHAKE_ERRORS_WIRE) as ErrorCode[]);
+
+/** The neutral state behind an example's Rocket.Chat `details`, so the example goes through the real rendering. */
+function exampleState(details: Record<string, unknown>): TwoFactorState {
+  const method = details.method as TwoFactorState['method'];
+  return {
+    method,
+    available: (details.availableMethods as TwoFactorState['available']) ?? [],
+    addresses: [String(details.emailOrUsername)],
+    username: 'alice',
+    ...(method === 'email'
+      ? {
+          email: {
+            sent: details.codeGenerated === true,
+            outstanding: Number(details.codeCount ?? 1),
+            expiresAt: typeof details.codeExpires === 'string' ? new Date(details.codeExpires) : null,
+            cooldownSeconds: 0,
+          },
+        }
+      : {}),
+    ...(typeof details.lockedUntil === 'string' ? { lockedUntil: new Date(details.lockedUntil) } : {}),
+    ...(typeof details.challengeId === 'string' ? { challengeId: details.challengeId } : {}),
+  };
+}
+
 /** One documented failure as an @ApiResponse; several with one status merge into one response with several examples. */
 export function V1ErrorResponse(documented: V1DocumentedError, shape: 'v1' | 'login' = 'v1') {
   const { code, ...override } = typeof documented === 'object' ? documented : { code: documented };
   const example = { ...ERROR_EXAMPLES[code], ...override } as ErrorExample;
-  const error = new DomainError(code, example.message, example.details);
+  const error =
+    HANDSHAKE_CODES.has(code) && example.details && !Array.isArray(example.details)
+      ? new TwoFactorError(code as TwoFactorErrorCode, example.message, exampleState(example.details as Record<string, unknown>))
+      : new DomainError(code, example.message, example.details);
   const wire = (shape === 'login' ? v1LoginErrorBody(error) : null) ?? v1ErrorBody(error);
   const name = example.name ?? V1_ERRORS[code].errorType;
   return ApiResponse({

@@ -1,0 +1,136 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager, In, IsNull, Not } from 'typeorm';
+import { queryRows } from '../database/query-rows.js';
+import { UserEmail } from './user-email.entity.js';
+import { User } from './user.entity.js';
+
+/** The `users` and `user_emails` tables: a user and their addresses are one aggregate. */
+@Injectable()
+export class UsersRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  findById(id: string, db: EntityManager = this.dataSource.manager): Promise<User | null> {
+    return db.getRepository(User).findOneBy({ id });
+  }
+
+  findByUsername(username: string, db: EntityManager = this.dataSource.manager): Promise<User | null> {
+    return db
+      .getRepository(User)
+      .createQueryBuilder('user')
+      .where('lower(user.username) = lower(:username)', { username })
+      .getOne();
+  }
+
+  findByEmail(address: string, db: EntityManager = this.dataSource.manager): Promise<User | null> {
+    return db
+      .getRepository(User)
+      .createQueryBuilder('user')
+      .innerJoin(UserEmail, 'email', 'email.userId = user.id')
+      .where('lower(email.address) = lower(:address)', { address })
+      .getOne();
+  }
+
+  /** Primary first. */
+  emailsOf(userId: string, db: EntityManager = this.dataSource.manager): Promise<UserEmail[]> {
+    return db.getRepository(UserEmail).find({ where: { userId }, order: { isPrimary: 'DESC', id: 'ASC' } });
+  }
+
+  /** Primary first. */
+  async verifiedAddresses(userId: string, db: EntityManager = this.dataSource.manager): Promise<string[]> {
+    const emails = await db
+      .getRepository(UserEmail)
+      .find({ where: { userId, verifiedAt: Not(IsNull()) }, order: { isPrimary: 'DESC', id: 'ASC' } });
+    return emails.map((email) => email.address);
+  }
+
+  usernameTaken(db: EntityManager, username: string): Promise<boolean> {
+    return db
+      .getRepository(User)
+      .createQueryBuilder('user')
+      .where('lower(user.username) = lower(:username)', { username })
+      .getExists();
+  }
+
+  /** Whether the address (any case) belongs to a user other than `exceptUserId`. */
+  emailTaken(db: EntityManager, address: string, exceptUserId?: string): Promise<boolean> {
+    const query = db
+      .getRepository(UserEmail)
+      .createQueryBuilder('email')
+      .where('lower(email.address) = lower(:address)', { address });
+    if (exceptUserId) query.andWhere('email.userId <> :exceptUserId', { exceptUserId });
+    return query.getExists();
+  }
+
+  /** An unverified address, for a new verification link. */
+  findUnverifiedEmail(db: EntityManager, address: string): Promise<UserEmail | null> {
+    return db
+      .getRepository(UserEmail)
+      .createQueryBuilder('email')
+      .where('lower(email.address) = lower(:address) AND email.verifiedAt IS NULL', { address })
+      .getOne();
+  }
+
+  async insertUser(db: EntityManager, user: User): Promise<void> {
+    await db.insert(User, user);
+  }
+
+  async insertEmail(db: EntityManager, email: UserEmail): Promise<void> {
+    await db.insert(UserEmail, email);
+  }
+
+  async saveUser(db: EntityManager, user: User): Promise<void> {
+    await db.save(User, user);
+  }
+
+  async deleteEmails(db: EntityManager, ids: string[]): Promise<void> {
+    if (ids.length) await db.delete(UserEmail, { id: In(ids) });
+  }
+
+  async setVerification(db: EntityManager, emailId: string, tokenHash: string, expiresAt: Date): Promise<void> {
+    await db.update(UserEmail, { id: emailId }, { verificationTokenHash: tokenHash, verificationExpiresAt: expiresAt });
+  }
+
+  /**
+   * Marks the address whose link carries `tokenHash` verified, if the link is still valid; when it
+   * was a pending new address, it replaces the user's others. The addresses before, or null.
+   */
+  async verifyByToken(
+    db: EntityManager,
+    tokenHash: string,
+    now: Date,
+  ): Promise<{ userId: string; address: string; replaced: string[] } | null> {
+    const [verified] = await queryRows<{ id: string; user_id: string; address: string; is_primary: boolean }>(
+      db,
+      `UPDATE user_emails SET verified_at = $2, verification_token_hash = NULL, verification_expires_at = NULL
+        WHERE verification_token_hash = $1 AND verification_expires_at > $2 AND verified_at IS NULL
+        RETURNING id, user_id, address, is_primary`,
+      [tokenHash, now],
+    );
+    if (!verified) return null;
+    let replaced: string[] = [];
+    if (!verified.is_primary) {
+      const removed = await queryRows<{ address: string }>(
+        db,
+        'DELETE FROM user_emails WHERE user_id = $1 AND id <> $2 RETURNING address',
+        [verified.user_id, verified.id],
+      );
+      replaced = removed.map((row) => row.address);
+      await db.query('UPDATE user_emails SET is_primary = true WHERE id = $1', [verified.id]);
+    }
+    return { userId: verified.user_id, address: verified.address, replaced };
+  }
+
+  async deleteUser(userId: string): Promise<void> {
+    await this.dataSource.getRepository(User).delete({ id: userId });
+  }
+
+  /** Serialises changes to one user (NO KEY UPDATE: inserts that reference the user are not blocked). */
+  async lockForUpdate(db: EntityManager, userId: string): Promise<boolean> {
+    const rows = await queryRows(db, 'SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE', [userId]);
+    return rows.length > 0;
+  }
+
+  async setPreferredTwoFactorMethod(userId: string, method: 'email' | 'totp' | null): Promise<void> {
+    await this.dataSource.getRepository(User).update({ id: userId }, { preferredTwoFactorMethod: method });
+  }
+}
