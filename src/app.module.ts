@@ -1,7 +1,8 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
+import { ApiExceptionFilter } from './api/api-exception.filter.js';
+import { AuthApiModule } from './api/auth/auth-api.module.js';
 import { V1ApiModule } from './api/v1/v1-api.module.js';
-import { V1ExceptionFilter } from './api/v1/v1-exception.filter.js';
 import { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
@@ -24,13 +25,14 @@ export class AppModule {
         SecurityAlertsModule,
         HealthModule,
         // Before RateLimitModule: global guards run in the order their modules are registered, and
-        // the rate limiter counts authenticated routes per verified user (set by V1AuthGuard).
+        // the rate limiter counts authenticated routes per verified user (set by the surfaces' guards).
         V1ApiModule,
+        AuthApiModule,
         RateLimitModule,
       ],
       providers: [
-        // Errors raised outside any controller (body parsing, unknown routes) get surface 1's shape.
-        { provide: APP_FILTER, useClass: V1ExceptionFilter },
+        // Errors raised outside any controller (body parsing, unknown routes) in the path's surface's shape.
+        { provide: APP_FILTER, useClass: ApiExceptionFilter },
       ],
     };
   }

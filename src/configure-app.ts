@@ -2,6 +2,8 @@ import { BadRequestException, UnsupportedMediaTypeException } from '@nestjs/comm
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { createValidationPipe } from './api/shared/validation-pipe.js';
+import { S2_SECURITY } from './api/auth/s2-openapi.js';
+import { registerCookieSupport } from './auth/tokens/token-cookies.js';
 
 class BodyShapeError extends BadRequestException {}
 
@@ -51,6 +53,8 @@ export async function configureApp(app: NestFastifyApplication): Promise<void> {
   // Only JSON reaches the API (and form posts only the verification page): Fastify's own parsers
   // (text/plain among them) would let other bodies through to routes that take no parameters.
   fastify.removeAllContentTypeParsers();
+  // Surface 2's tokens travel in cookies too.
+  await registerCookieSupport(fastify);
   // An empty JSON body is a request without parameters (Rocket.Chat clients send those);
   // the top level must be an object.
   fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
@@ -105,12 +109,45 @@ export async function configureApp(app: NestFastifyApplication): Promise<void> {
             'the login token and client for REMEMBER_2FA_SECONDS, except on routes that ask every time.',
           '`login` answers 401 `totp-required` with a `details.challengeId`: repeat the login with the code, or finish ' +
             'it with `twoFactorChallenges.verifyChallenge`.',
-          'See README.md ("The two-factor flow") for a walk-through and the configuration.',
+          'Surface 2 (`/api/auth`, `/api/users/me/sessions`) is Singularity-compatible: access, refresh, step-up and ' +
+            'two-factor JWTs, each as an HTTP-only cookie or a header (the header wins). Every error is ' +
+            '`{"timestamp","status","code","error","message","path"}`; a 304 carries its code in `X-Error-Code`.',
+          'See README.md ("The two-factor flow", "The token surface") for walk-throughs and the configuration.',
         ].join('\n\n'),
       )
       .setVersion('0.1.0')
+      .addCookieAuth('access_token', { type: 'apiKey', in: 'cookie', name: 'access_token' }, S2_SECURITY.accessCookie)
+      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, S2_SECURITY.accessBearer)
+      .addCookieAuth('refresh_token', { type: 'apiKey', in: 'cookie', name: 'refresh_token' }, S2_SECURITY.refreshCookie)
+      .addCookieAuth('step_up_token', { type: 'apiKey', in: 'cookie', name: 'step_up_token' }, S2_SECURITY.stepUpCookie)
+      .addApiKey({ type: 'apiKey', in: 'header', name: 'X-Step-Up-Token' }, S2_SECURITY.stepUpHeader)
+      .addCookieAuth(
+        'two_factor_authentication_token',
+        { type: 'apiKey', in: 'cookie', name: 'two_factor_authentication_token' },
+        S2_SECURITY.twoFactorCookie,
+      )
+      .addApiKey({ type: 'apiKey', in: 'header', name: 'X-Two-Factor-Authentication-Token' }, S2_SECURITY.twoFactorHeader)
       .build(),
   );
+  document.components = {
+    ...document.components,
+    schemas: {
+      ...document.components?.schemas,
+      S2Error: {
+        type: 'object',
+        description: "Surface 2's error body (Singularity's ErrorResponse)",
+        required: ['timestamp', 'status', 'code', 'error', 'message', 'path'],
+        properties: {
+          timestamp: { type: 'string', format: 'date-time' },
+          status: { type: 'integer' },
+          code: { type: 'string', description: 'The error code (seed 001)' },
+          error: { type: 'string', description: 'A short name of the failure' },
+          message: { type: 'string' },
+          path: { type: 'string' },
+        },
+      },
+    },
+  };
   fastify.get('/api/openapi.json', (_request, reply) => {
     void reply.send(document);
   });

@@ -7,6 +7,7 @@ import { UsersModule } from '../users/users.module.js';
 import { AccountService } from './account.service.js';
 import { AdminBootstrap } from './admin.bootstrap.js';
 import { LoginService } from './login.service.js';
+import { StepUpService } from './step-up.service.js';
 
 /**
  * Flows that span the domain layers (users, auth, two-factor, challenges): registration, login,
@@ -14,7 +15,7 @@ import { LoginService } from './login.service.js';
  */
 @Module({
   imports: [AuthModule, UsersModule, TwoFactorModule, ChallengeModule, MailModule],
-  providers: [AccountService, LoginService, AdminBootstrap],
-  exports: [AccountService, LoginService],
+  providers: [AccountService, LoginService, StepUpService, AdminBootstrap],
+  exports: [AccountService, LoginService, StepUpService],
 })
 export class AccountModule {}

@@ -10,7 +10,8 @@ import { AppConfig } from '../config/app-config.js';
 import { MailService } from '../mail/mail.service.js';
 import { TwoFactorMethodsService } from '../two-factor/two-factor-methods.service.js';
 import { TwoFactorService } from '../two-factor/two-factor.service.js';
-import type { ClientInfo, TwoFactorAttempt } from '../two-factor/two-factor.types.js';
+import type { ClientInfo, EnableableMethod, TwoFactorAttempt } from '../two-factor/two-factor.types.js';
+import type { UserEmail } from '../users/user-email.entity.js';
 import type { User } from '../users/user.entity.js';
 import { type ProfileWrite, RESERVED_USERNAMES, UsersService, type UserWithEmails } from '../users/users.service.js';
 
@@ -25,6 +26,16 @@ export interface Registration {
 export interface AdminCreatedUser extends Registration {
   verified?: boolean;
   roles?: string[];
+}
+
+/** A user with what every surface shows of them: addresses and second factors. */
+export interface Profile {
+  user: User;
+  emails: UserEmail[];
+  /** Enabled methods, in the order they are offered. */
+  methods: EnableableMethod[];
+  /** The method asked for first: the user's choice when they have it, else the first enabled. */
+  preferredMethod: EnableableMethod | null;
 }
 
 export interface ProfileChanges {
@@ -118,6 +129,21 @@ export class AccountService {
   createByAdmin(actor: User, input: AdminCreatedUser): Promise<UserWithEmails> {
     if (!actor.roles.includes('admin')) throw new DomainError(ErrorCode.NotAuthorized, 'Only admins can create users');
     return this.create({ ...input, roles: input.roles ?? ['user'] });
+  }
+
+  findUser(userId: string): Promise<User | null> {
+    return this.users.findById(userId);
+  }
+
+  /**
+   * The user with their addresses and second factors. InvalidPrincipalDocument for a user without
+   * any address: every user has one, so the record is broken.
+   */
+  async profileOf(user: User): Promise<Profile> {
+    const [emails, methods] = await Promise.all([this.users.emailsOf(user.id), this.twoFactor.availableMethods(user.id)]);
+    if (emails.length === 0) throw new DomainError(ErrorCode.InvalidPrincipalDocument, 'The user has no email address');
+    const offered = this.twoFactor.offeredMethod(user, methods, 'preferred');
+    return { user, emails, methods, preferredMethod: offered === 'email' || offered === 'totp' ? offered : null };
   }
 
   /** ADMIN_USERNAME / ADMIN_EMAIL / ADMIN_PASSWORD: that admin, with a verified email, if no user has the name. */

@@ -157,13 +157,17 @@ export class LoginService {
     return { status: 'second-factor-required', user, challenge, state: { ...state, challengeId: challenge.id } };
   }
 
-  /** Surface 2's `2fa/login` and `2fa/totp/recover`: the challenge finished, a session opened. */
+  /**
+   * Surface 2's `2fa/login` and `2fa/totp/recover`: the challenge of `userId` (whom its token names)
+   * finished, a session opened.
+   */
   async finishTokenLogin(
     challengeId: string,
+    userId: string,
     attempt: TwoFactorAttempt & { code: string },
     context: LoginContext,
   ): Promise<LoggedIn> {
-    const { user } = await this.challenges.verify(challengeId, attempt, context.client, 'login');
+    const { user } = await this.challenges.verify(challengeId, attempt, context.client, 'login', { userId });
     const issued = await this.sessions.createTokenSession(user.id, context.origin);
     return { ...issued, user };
   }

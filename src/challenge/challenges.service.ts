@@ -146,12 +146,17 @@ export class ChallengesService {
     attempt: TwoFactorAttempt & { code: string },
     client: ClientInfo,
     purpose: ChallengePurpose = 'login',
+    /** Whose it must be (a token names it): another user's or another session's is as good as none. */
+    owner: { userId?: string; sessionId?: string } = {},
   ): Promise<VerifiedChallenge> {
     if (!CHALLENGE_ID_PATTERN.test(challengeId)) throw unusable('missing');
     // Refusals are returned rather than thrown inside, so the counts they made still commit.
     const outcome = await this.dataSource.transaction(async (manager): Promise<VerifiedChallenge | { refused: DomainError }> => {
       const challenge = await this.challenges.findForUpdate(manager, challengeId, purpose);
       if (!challenge) return { refused: unusable('missing') };
+      if ((owner.userId && challenge.userId !== owner.userId) || (owner.sessionId && challenge.sessionId !== owner.sessionId)) {
+        return { refused: unusable('missing') };
+      }
       const now = this.clock.now();
       const state = challengeState(challenge, now);
       if (state !== 'open') return { refused: unusable(state) };

@@ -27,6 +27,9 @@ describe('SecretKeys', () => {
     expect(constantTimeEqualHex(digest, keys.hmac('code-hmac', 'y'))).toBe(false);
     expect(constantTimeEqualHex(digest, digest.slice(0, 62))).toBe(false);
     expect(constantTimeEqualHex('', '')).toBe(false);
+    // Buffer.from(hex) stops at the first bad character: a suffix must not make a different string pass.
+    expect(constantTimeEqualHex(digest, `${digest}x`)).toBe(false);
+    expect(constantTimeEqualHex(`${digest.slice(0, 62)}zz`, `${digest.slice(0, 62)}yy`)).toBe(false);
   });
 });
 

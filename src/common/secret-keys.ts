@@ -1,6 +1,6 @@
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 
-export type KeyPurpose = 'code-hmac' | 'totp-encryption' | 'jwt-signing' | 'outbox-encryption';
+export type KeyPurpose = 'code-hmac' | 'totp-encryption' | 'jwt-signing' | 'outbox-encryption' | 'totp-setup-token';
 
 /**
  * Separate keys derived from APP_SECRET with HKDF, one per use, so a key leaked or misused in one
@@ -27,8 +27,14 @@ export class SecretKeys {
   }
 }
 
+const HEX = /^(?:[0-9a-f]{2})+$/i;
+
+/**
+ * Whether two hex digests are equal, in time independent of where they differ. Anything that is
+ * not whole hex is unequal: Buffer.from(…, 'hex') silently stops at the first bad character, so
+ * `<digest>x` would otherwise pass for `<digest>`.
+ */
 export const constantTimeEqualHex = (a: string, b: string): boolean => {
-  const left = Buffer.from(a, 'hex');
-  const right = Buffer.from(b, 'hex');
-  return left.length === right.length && left.length > 0 && timingSafeEqual(left, right);
+  if (!HEX.test(a) || !HEX.test(b) || a.length !== b.length) return false;
+  return timingSafeEqual(Buffer.from(a, 'hex'), Buffer.from(b, 'hex'));
 };

@@ -21,6 +21,8 @@ export interface SendOptions {
   awaitDelivery?: { as: ErrorCode.EmailSendFailed | ErrorCode.PostCommitSideEffectFailed };
   /** An explicit request for a new code: sent even inside the resend window. */
   fresh?: boolean;
+  /** Inside the resend window, refuse (EmailCooldownActive, with the seconds left) instead of skipping quietly. */
+  enforceCooldown?: boolean;
   /** The mail's language when the request names one (else the user's, else DEFAULT_LOCALE). */
   locale?: string | null;
 }
@@ -65,8 +67,16 @@ export class EmailCodeSender {
     }
     const addresses = await this.users.verifiedAddresses(user.id);
     const before = await this.status(user.id);
-    if (addresses.length === 0) return before;
-    if (!options.fresh && before.cooldownSeconds > 0) return before;
+    if (addresses.length === 0) {
+      if (options.enforceCooldown) throw new DomainError(ErrorCode.NoVerifiedEmail, 'The user has no verified email address');
+      return before;
+    }
+    if (options.enforceCooldown && before.cooldownSeconds > 0) {
+      throw new DomainError(ErrorCode.EmailCooldownActive, `Wait ${before.cooldownSeconds} s before asking for another code`, {
+        retryAfterSeconds: before.cooldownSeconds,
+      });
+    }
+    if (!options.fresh && !options.enforceCooldown && before.cooldownSeconds > 0) return before;
 
     const { expiresAt, outboxId } = await this.dataSource.transaction(async (manager) => {
       const issued = await this.codes.issue(manager, user.id, SECOND_FACTOR_PURPOSE);

@@ -62,20 +62,55 @@ export class TwoFactorMethodsService {
    * leave sessions opened without it behind: the user's other login sessions end
    * (`keepSessionId` excepted; personal access tokens stay). Returns false when it already was on.
    */
-  async enableEmail(user: User, keepSessionId: string | null, client: ClientInfo, locale?: string | null): Promise<boolean> {
+  async enableEmail(
+    user: User,
+    keepSessionId: string | null,
+    client: ClientInfo,
+    locale?: string | null,
+    options: { revokeAccessTokens?: boolean } = {},
+  ): Promise<boolean> {
     const addresses = await this.users.verifiedAddresses(user.id);
     if (addresses.length === 0) {
       throw new DomainError(ErrorCode.NoVerifiedEmail, 'You need a verified email to enable 2FA by email');
     }
     const changed = await this.dataSource.transaction(async (manager) => {
+      // Deleted meanwhile (its sessions go with it, but this request was already past them).
+      if (!(await this.users.lockForUpdate(manager, user.id))) throw new DomainError(ErrorCode.UserNotFound, 'User not found.');
       const changed = await this.methods.enableEmail(manager, user.id, this.clock.now());
       if (!changed) return false;
       await this.audit.record({ userId: user.id, type: 'method_enabled', outcome: 'success', method: 'email', client }, manager);
       await this.sessions.revokeOtherLoginSessions(user.id, keepSessionId, manager);
+      if (options.revokeAccessTokens) await this.sessions.revokeAccessTokens(user.id, manager);
       await this.events.publish({ type: 'two-factor-method-added', user, method: 'email', client, locale }, manager);
       return true;
     });
     return changed;
+  }
+
+  /**
+   * Surface 2's way: email 2FA turned on with a code mailed to the user's address (proving it
+   * reaches them). A wrong code is TwoFactorInvalid, a late one TwoFactorCodeExpired, counted like
+   * any second-factor attempt. Every other session ends, and every access token of the user stops
+   * working (clients refresh). TwoFactorMethodAlreadyEnabled when it was on.
+   */
+  async enableEmailWithCode(
+    user: User,
+    code: string,
+    keepSessionId: string,
+    client: ClientInfo,
+    locale?: string | null,
+  ): Promise<void> {
+    if (!user.passwordHash)
+      throw new DomainError(ErrorCode.NoPasswordProvider, 'The user needs a password for two-factor authentication');
+    if ((await this.twoFactor.availableMethods(user.id)).includes('email')) {
+      throw new DomainError(ErrorCode.TwoFactorMethodAlreadyEnabled, 'Email two-factor authentication is already on');
+    }
+    const result = await this.twoFactor.verifySecondFactor(user, 'email', code, client);
+    if (result.maxAttemptsReached)
+      throw new DomainError(ErrorCode.TwoFactorMaxAttempts, 'Too many wrong codes; request a new one');
+    if (result.verdict === 'expired') throw new DomainError(ErrorCode.TwoFactorCodeExpired, 'Two-factor code has expired.');
+    if (result.verdict !== 'verified') throw new DomainError(ErrorCode.TwoFactorInvalid, 'Wrong two-factor code.');
+    await this.enableEmail(user, keepSessionId, client, locale, { revokeAccessTokens: true });
   }
 
   /** Turns email 2FA off (its outstanding codes die). */
@@ -100,6 +135,18 @@ export class TwoFactorMethodsService {
   /** A new TOTP secret, pending until confirmed with a code (enableTotp); a pending one is replaced. */
   beginTotpSetup(user: User): Promise<TotpSetup> {
     return this.totp.beginSetup(user);
+  }
+
+  /**
+   * Surface 2's set-up: the pending secret with its recovery codes shown now (they work once TOTP
+   * is on), and the fingerprint a set-up token binds (a newer set-up makes older tokens stale).
+   */
+  async beginTotpSetupWithRecoveryCodes(user: User): Promise<TotpSetup & { recoveryCodes: string[]; fingerprint: string }> {
+    const setup = await this.totp.beginSetup(user);
+    const recoveryCodes = await this.dataSource.transaction((manager) => this.backupCodes.regenerate(manager, user.id));
+    const fingerprint = await this.totp.pendingFingerprint(user.id);
+    if (!fingerprint) throw new DomainError(ErrorCode.TotpSetupTokenInvalid, 'The set-up was replaced meanwhile');
+    return { ...setup, recoveryCodes, fingerprint };
   }
 
   /**

@@ -15,7 +15,7 @@ import {
   UpdateOwnBasicInfoDto,
   VerifyEmailDto,
 } from './dto/users.dto.js';
-import { LocaleQueryDto } from './dto/locale.dto.js';
+import { LocaleQueryDto } from '../shared/locale-query.dto.js';
 import { ClientOf, CurrentAuth, TwoFactorAttemptOf, V1Authenticated, V1TwoFactorHeaders } from './v1-auth.guard.js';
 import { V1Controller } from './v1-controller.decorator.js';
 import { V1_EXAMPLE, V1_EXAMPLE_USER, V1_HANDSHAKE_ERRORS, V1Operation } from './v1-openapi.js';

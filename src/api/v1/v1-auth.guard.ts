@@ -60,10 +60,7 @@ export class V1AuthGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const authenticated = this.reflector.getAllAndOverride<boolean>(AUTHENTICATED_ROUTE, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
+    const authenticated = this.reflector.getAllAndOverride<boolean>(V1_AUTHENTICATED, [context.getHandler(), context.getClass()]);
     if (!authenticated) return true;
     const request = context.switchToHttp().getRequest<V1Request>();
     const userId = headerValue(request, 'x-user-id');
@@ -95,12 +92,16 @@ export class V1AuthGuard implements CanActivate {
   }
 }
 
+/** The route needs surface 1's login (X-User-Id + X-Auth-Token). */
+export const V1_AUTHENTICATED = 'v1:authenticated';
+
 /** Roles of which the caller needs one (checked with the login, before @Requires2FA). */
 export const V1_REQUIRED_ROLES = 'v1:required-roles';
 
 /** The route needs a logged-in user (with one of `roles`, if given); also tells the rate limiter to count per user. */
 export const V1Authenticated = (options: { roles?: string[] } = {}) =>
   applyDecorators(
+    SetMetadata(V1_AUTHENTICATED, true),
     SetMetadata(AUTHENTICATED_ROUTE, true),
     SetMetadata(V1_REQUIRED_ROLES, options.roles ?? []),
     ApiHeader({ name: 'X-User-Id', required: true, description: 'The userId from login' }),
