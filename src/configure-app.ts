@@ -84,10 +84,10 @@ export async function configureApp(app: NestFastifyApplication): Promise<void> {
     if (problem) return done(refuse(problem), undefined);
     done(null, fields);
   });
-  // Query strings get the same scrutiny as bodies.
+  // Query strings and path parameters get the same scrutiny as bodies.
   fastify.addHook('preValidation', (request, _reply, done) => {
-    const problem = unsafeValueReason(request.query);
-    done(problem ? new BodyShapeError(`The query ${problem}`) : undefined);
+    const problem = unsafeValueReason(request.query) ?? unsafeValueReason(request.params);
+    done(problem ? new BodyShapeError(`The request ${problem}`) : undefined);
   });
 
   app.useGlobalPipes(createValidationPipe());
@@ -117,7 +117,10 @@ export async function configureApp(app: NestFastifyApplication): Promise<void> {
       )
       .setVersion('0.1.0')
       .addCookieAuth('access_token', { type: 'apiKey', in: 'cookie', name: 'access_token' }, S2_SECURITY.accessCookie)
-      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, S2_SECURITY.accessBearer)
+      .addBearerAuth(
+        { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The access token; on /refresh, the refresh token' },
+        S2_SECURITY.bearer,
+      )
       .addCookieAuth('refresh_token', { type: 'apiKey', in: 'cookie', name: 'refresh_token' }, S2_SECURITY.refreshCookie)
       .addCookieAuth('step_up_token', { type: 'apiKey', in: 'cookie', name: 'step_up_token' }, S2_SECURITY.stepUpCookie)
       .addApiKey({ type: 'apiKey', in: 'header', name: 'X-Step-Up-Token' }, S2_SECURITY.stepUpHeader)

@@ -2,7 +2,8 @@ import { Injectable, Logger } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { Clock } from '../common/clock.js';
 import type { ClientInfo } from '../two-factor/two-factor.types.js';
-import { AuditEvent, AuditEventType, AuditOutcome } from './audit-event.entity.js';
+import type { AuditEvent, AuditEventType, AuditOutcome } from './audit-event.entity.js';
+import { AuditRepository } from './audit.repository.js';
 
 export interface AuditRecord {
   userId: string;
@@ -24,12 +25,13 @@ export class AuditService {
 
   constructor(
     private readonly dataSource: DataSource,
+    private readonly events: AuditRepository,
     private readonly clock: Clock,
   ) {}
 
   /** Written in the caller's transaction when given one, so the event and the change commit together. */
   async record(event: AuditRecord, manager: EntityManager = this.dataSource.manager): Promise<void> {
-    await manager.insert(AuditEvent, {
+    await this.events.insert(manager, {
       userId: event.userId,
       type: event.type,
       outcome: event.outcome,
@@ -43,12 +45,7 @@ export class AuditService {
 
   /** The user's own events, newest first. */
   async list(userId: string, page: { count: number; offset: number }): Promise<AuditPage> {
-    const [events, total] = await this.dataSource.getRepository(AuditEvent).findAndCount({
-      where: { userId },
-      order: { at: 'DESC', id: 'DESC' },
-      take: page.count,
-      skip: page.offset,
-    });
+    const [events, total] = await this.events.page(userId, page.count, page.offset);
     return { events, total };
   }
 }

@@ -4,6 +4,7 @@ import { AppConfig } from '../config/app-config.js';
 import { MailDeliveryWorker } from './mail-delivery.worker.js';
 import { MailTemplates } from './mail-templates.service.js';
 import { MailService } from './mail.service.js';
+import { OutboxRepository } from './outbox.repository.js';
 
 /**
  * SMTP_URL as nodemailer options, with timeouts: nodemailer's defaults (minutes) would let one send
@@ -37,7 +38,7 @@ export function smtpTransport(url: string, timeoutMs: number) {
       }),
     }),
   ],
-  providers: [MailTemplates, MailService, MailDeliveryWorker],
+  providers: [OutboxRepository, MailTemplates, MailService, MailDeliveryWorker],
   exports: [MailService, MailTemplates, MailDeliveryWorker],
 })
 export class MailModule {}

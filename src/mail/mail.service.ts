@@ -13,9 +13,8 @@ import {
 import { decrypt, encrypt } from '../common/aes-gcm.js';
 import { addSeconds, Clock } from '../common/clock.js';
 import { SecretKeys } from '../common/secret-keys.js';
-import { queryRows } from '../database/query-rows.js';
 import { AppConfig } from '../config/app-config.js';
-import { MailOutbox } from './mail-outbox.entity.js';
+import { type ClaimedMessage, OutboxRepository } from './outbox.repository.js';
 import { MailTemplateName, MailTemplates } from './mail-templates.service.js';
 
 export interface OutgoingMail {
@@ -36,7 +35,8 @@ export class MailService {
   private readonly logger = new Logger('Mail');
 
   constructor(
-    private readonly dataSource: DataSource,
+    dataSource: DataSource,
+    private readonly outbox: OutboxRepository,
     private readonly mailer: MailerService,
     private readonly templates: MailTemplates,
     private readonly keys: SecretKeys,
@@ -53,7 +53,7 @@ export class MailService {
         this.afterCommit.delete(event.queryRunner);
       },
     };
-    this.dataSource.subscribers.push(subscriber);
+    dataSource.subscribers.push(subscriber);
   }
 
   /** Messages queued by `send` inside a transaction, delivered once it commits. */
@@ -79,7 +79,7 @@ export class MailService {
   /** Queues a message inside the caller's transaction; returns the outbox id. */
   async enqueue(manager: EntityManager, mail: OutgoingMail): Promise<string> {
     const now = this.clock.now();
-    const row = manager.create(MailOutbox, {
+    return this.outbox.insert(manager, {
       to: mail.to,
       template: mail.template,
       locale: this.templates.resolveLocale(mail.locale),
@@ -91,8 +91,6 @@ export class MailService {
       nextAttemptAt: addSeconds(now, this.config.MAIL_SEND_TIMEOUT_MS / 1000),
       createdAt: now,
     });
-    await manager.insert(MailOutbox, row);
-    return row.id;
   }
 
   /**
@@ -135,70 +133,34 @@ export class MailService {
   private async attempt(id: string): Promise<boolean> {
     const [row] = await this.claim({ id });
     // Already claimed by someone else (the worker) or already sent: not a failure of this request.
-    if (!row) return this.isSent(id);
+    if (!row) return this.outbox.isSent(id);
     return this.deliverRow(row);
   }
 
-  private async isSent(id: string): Promise<boolean> {
-    const row = await this.dataSource.getRepository(MailOutbox).findOne({ where: { id }, select: { status: true } });
-    return row?.status === 'sent';
-  }
-
-  /**
-   * A lease instead of a long transaction: rows are claimed with FOR UPDATE SKIP LOCKED, marked
-   * `sending` until `lease_until`, so several workers never send one message twice while it is leased.
-   */
-  private async claim(filter: { id?: string; limit?: number }): Promise<MailOutbox[]> {
+  private claim(filter: { id?: string; limit?: number }): Promise<ClaimedMessage[]> {
     const now = this.clock.now();
     // Longer than a send can take (the transport's timeouts are MAIL_SEND_TIMEOUT_MS each), so a
     // message is never claimed again while its first send is still under way.
-    const leaseUntil = addSeconds(now, (3 * this.config.MAIL_SEND_TIMEOUT_MS) / 1000 + 30);
-    const params: unknown[] = [now, leaseUntil];
-    let where = `((status = 'pending' AND next_attempt_at <= $1) OR (status = 'sending' AND lease_until < $1))`;
-    if (filter.id) {
-      params.push(filter.id);
-      where = `id = $3 AND (status = 'pending' OR (status = 'sending' AND lease_until < $1))`;
-    }
-    params.push(filter.limit ?? 1);
-    const rows = await queryRows(
-      this.dataSource,
-      `UPDATE mail_outbox SET status = 'sending', lease_until = $2, attempts = attempts + 1
-        WHERE id IN (SELECT id FROM mail_outbox WHERE ${where}
-                     ORDER BY next_attempt_at LIMIT $${params.length} FOR UPDATE SKIP LOCKED)
-        RETURNING id, "to", template, locale, data_encrypted, attempts`,
-      params,
-    );
-    return rows.map((row) =>
-      Object.assign(new MailOutbox(), {
-        id: String(row.id),
-        to: row.to as string[],
-        template: row.template as string,
-        locale: row.locale as string,
-        dataEncrypted: row.data_encrypted as string | null,
-        attempts: Number(row.attempts),
-      }),
-    );
+    return this.outbox.claim(filter, now, addSeconds(now, (3 * this.config.MAIL_SEND_TIMEOUT_MS) / 1000 + 30));
   }
 
-  private async deliverRow(row: MailOutbox): Promise<boolean> {
+  private async deliverRow(row: ClaimedMessage): Promise<boolean> {
     try {
       if (!row.dataEncrypted) throw new Error('message data missing');
       const data = JSON.parse(decrypt(this.keys.key('outbox-encryption'), row.dataEncrypted)) as Record<string, unknown>;
       if (typeof data.expiresAt === 'string' && new Date(data.expiresAt) <= this.clock.now()) {
         // A code that can no longer be used is not worth sending late.
-        await this.dataSource.query(
-          `UPDATE mail_outbox SET status = 'failed', lease_until = NULL, last_error = 'expired before delivery', data_encrypted = NULL WHERE id = $1`,
-          [row.id],
-        );
+        await this.outbox.markFailed(row.id, {
+          giveUp: true,
+          nextAttemptAt: this.clock.now(),
+          reason: 'expired before delivery',
+        });
         return false;
       }
       const rendered = this.templates.render(row.template as MailTemplateName, row.locale, data);
       const info = await this.mailer.sendMail({ to: row.to, ...rendered });
       if (!this.config.SMTP_URL) this.writeEml(row.id, info.message as Buffer);
-      await this.dataSource.query(
-        `UPDATE mail_outbox SET status = 'sent', sent_at = $2, lease_until = NULL, last_error = NULL, data_encrypted = NULL WHERE id = $1`,
-        [row.id, this.clock.now()],
-      );
+      await this.outbox.markSent(row.id, this.clock.now());
       // The template's name, never its data (codes, links).
       this.logger.log(`Delivered message ${row.id} (${row.template}, attempt ${row.attempts})`);
       return true;
@@ -206,14 +168,7 @@ export class MailService {
       const reason = error instanceof Error ? error.message : String(error);
       const giveUp = row.attempts >= this.config.MAIL_MAX_ATTEMPTS;
       const backoff = Math.min(MAX_BACKOFF_SECONDS, 5 * 2 ** (row.attempts - 1));
-      await this.dataSource.query(
-        // $2 typed once: `status = $2` alone deduces varchar, `$2 = 'failed'` text, and PostgreSQL
-        // rejects the statement ("inconsistent types deduced"), leaving the row stuck in `sending`.
-        `UPDATE mail_outbox SET status = $2::varchar, next_attempt_at = $3, lease_until = NULL, last_error = $4,
-                data_encrypted = CASE WHEN $2::varchar = 'failed' THEN NULL ELSE data_encrypted END
-          WHERE id = $1`,
-        [row.id, giveUp ? 'failed' : 'pending', addSeconds(this.clock.now(), backoff), reason.slice(0, 500)],
-      );
+      await this.outbox.markFailed(row.id, { giveUp, nextAttemptAt: addSeconds(this.clock.now(), backoff), reason });
       this.logger.warn(
         `Delivery of message ${row.id} (${row.template}) failed, attempt ${row.attempts}: ${reason}` +
           (giveUp ? '; giving up' : `; retrying in ${backoff}s`),

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { runDetached } from '../common/run-detached.js';
@@ -47,8 +47,8 @@ export class EmailCodeSender {
   ) {}
 
   /** Where the user's codes stand: how many are valid, until when, and the cooldown left. */
-  async status(userId: string): Promise<EmailCodeDelivery> {
-    const outstanding = await this.codes.outstanding(userId, SECOND_FACTOR_PURPOSE);
+  async status(userId: string, db?: EntityManager): Promise<EmailCodeDelivery> {
+    const outstanding = await this.codes.outstanding(userId, SECOND_FACTOR_PURPOSE, db);
     return {
       sent: false,
       outstanding: outstanding.count,
@@ -66,19 +66,21 @@ export class EmailCodeSender {
       });
     }
     const addresses = await this.users.verifiedAddresses(user.id);
-    const before = await this.status(user.id);
-    if (addresses.length === 0) {
-      if (options.enforceCooldown) throw new DomainError(ErrorCode.NoVerifiedEmail, 'The user has no verified email address');
-      return before;
-    }
-    if (options.enforceCooldown && before.cooldownSeconds > 0) {
-      throw new DomainError(ErrorCode.EmailCooldownActive, `Wait ${before.cooldownSeconds} s before asking for another code`, {
-        retryAfterSeconds: before.cooldownSeconds,
-      });
-    }
-    if (!options.fresh && !options.enforceCooldown && before.cooldownSeconds > 0) return before;
-
-    const { expiresAt, outboxId } = await this.dataSource.transaction(async (manager) => {
+    // The user's row is locked while the window is read and the code issued: of parallel requests
+    // inside one window, one sends and the others see its code.
+    const decision = await this.dataSource.transaction(async (manager) => {
+      await this.users.lockForUpdate(manager, user.id);
+      const before = await this.status(user.id, manager);
+      if (addresses.length === 0) {
+        if (options.enforceCooldown) throw new DomainError(ErrorCode.NoVerifiedEmail, 'The user has no verified email address');
+        return { before };
+      }
+      if (options.enforceCooldown && before.cooldownSeconds > 0) {
+        throw new DomainError(ErrorCode.EmailCooldownActive, `Wait ${before.cooldownSeconds} s before asking for another code`, {
+          retryAfterSeconds: before.cooldownSeconds,
+        });
+      }
+      if (!options.fresh && !options.enforceCooldown && before.cooldownSeconds > 0) return { before };
       const issued = await this.codes.issue(manager, user.id, SECOND_FACTOR_PURPOSE);
       const outboxId = await this.mail.enqueue(manager, {
         to: addresses,
@@ -97,8 +99,11 @@ export class EmailCodeSender {
         { userId: user.id, type: 'code_sent', outcome: 'success', method: 'email', client: options.client },
         manager,
       );
-      return { expiresAt: issued.expiresAt, outboxId };
+      return { before, sent: { expiresAt: issued.expiresAt, outboxId } };
     });
+    if (!decision.sent) return decision.before;
+    const { before } = decision;
+    const { expiresAt, outboxId } = decision.sent;
     const delivery = this.mail.deliverNow([outboxId]);
     if (options.awaitDelivery && !(await delivery)) {
       throw new DomainError(options.awaitDelivery.as, 'The email with the code could not be sent; try again later');

@@ -57,8 +57,8 @@ export class EmailCodesService {
     return { code, expiresAt };
   }
 
-  outstanding(userId: string, purpose: CodePurpose): Promise<OutstandingSummary> {
-    return this.codes.outstanding(userId, purpose, this.clock.now());
+  outstanding(userId: string, purpose: CodePurpose, db?: EntityManager): Promise<OutstandingSummary> {
+    return this.codes.outstanding(userId, purpose, this.clock.now(), db);
   }
 
   /** Seconds until EMAIL_CODE_RESEND_AFTER_SECONDS have passed since the newest valid code (0: a code may go out). */

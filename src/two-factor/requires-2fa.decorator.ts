@@ -1,5 +1,4 @@
 import { applyDecorators, SetMetadata, UseGuards } from '@nestjs/common';
-import { ApiHeader } from '@nestjs/swagger';
 import { TwoFactorGuard } from './two-factor.guard.js';
 import { REQUIRES_2FA, type Requires2FAOptions } from './two-factor.types.js';
 
@@ -7,7 +6,9 @@ export { REQUIRES_2FA, type Requires2FAOptions };
 
 /**
  * Puts the second-factor handshake in front of a route. The request must already be
- * authenticated: the app's own guard sets `request.twoFactorSubject` ({ user, session }).
+ * authenticated: the app's own guard sets `request.twoFactorSubject` ({ user, session }) and the
+ * attempt as its surface reads it (or a gate, see TwoFactorGuard). How the client sends the code is
+ * the surface's to document (surface 1: V1Requires2FA adds the x-2fa-* headers).
  */
 export const Requires2FA = (options: Requires2FAOptions = {}) =>
   applyDecorators(
@@ -16,6 +17,4 @@ export const Requires2FA = (options: Requires2FAOptions = {}) =>
       passwordFallback: options.passwordFallback ?? true,
     } satisfies Required<Requires2FAOptions>),
     UseGuards(TwoFactorGuard),
-    ApiHeader({ name: 'x-2fa-code', required: false, description: 'The second-factor code, after a totp-required answer' }),
-    ApiHeader({ name: 'x-2fa-method', required: false, description: 'totp, email or password (hex SHA-256 of the password)' }),
   );

@@ -69,13 +69,12 @@ export class TwoFactorMethodsService {
     locale?: string | null,
     options: { revokeAccessTokens?: boolean } = {},
   ): Promise<boolean> {
-    const addresses = await this.users.verifiedAddresses(user.id);
-    if (addresses.length === 0) {
-      throw new DomainError(ErrorCode.NoVerifiedEmail, 'You need a verified email to enable 2FA by email');
-    }
     const changed = await this.dataSource.transaction(async (manager) => {
       // Deleted meanwhile (its sessions go with it, but this request was already past them).
       if (!(await this.users.lockForUpdate(manager, user.id))) throw new DomainError(ErrorCode.UserNotFound, 'User not found.');
+      if ((await this.users.verifiedAddresses(user.id, manager)).length === 0) {
+        throw new DomainError(ErrorCode.NoVerifiedEmail, 'You need a verified email to enable 2FA by email');
+      }
       const changed = await this.methods.enableEmail(manager, user.id, this.clock.now());
       if (!changed) return false;
       await this.audit.record({ userId: user.id, type: 'method_enabled', outcome: 'success', method: 'email', client }, manager);

@@ -11,7 +11,7 @@ import { AppModule } from '../../src/app.module.js';
 import { Clock } from '../../src/common/clock.js';
 import { loadConfig, type AppConfig } from '../../src/config/app-config.js';
 import { configureApp } from '../../src/configure-app.js';
-import { loggerLevels } from '../../src/create-app.js';
+import { fastifyOptions, loggerLevels } from '../../src/create-app.js';
 import { DataSource } from 'typeorm';
 import { MailDeliveryWorker } from '../../src/mail/mail-delivery.worker.js';
 import { SmtpSink } from './smtp-sink.js';
@@ -70,10 +70,10 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     .overrideProvider(Clock)
     .useValue(clock)
     .compile();
-  const app = moduleRef.createNestApplication<NestFastifyApplication>(
-    new FastifyAdapter({ bodyLimit: config.BODY_LIMIT_BYTES, trustProxy: config.trustProxy }),
-    { bodyParser: false, logger: loggerLevels(config.LOG_LEVEL) },
-  );
+  const app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(fastifyOptions(config)), {
+    bodyParser: false,
+    logger: loggerLevels(config.LOG_LEVEL),
+  });
   await configureApp(app);
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address();

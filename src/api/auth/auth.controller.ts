@@ -337,7 +337,7 @@ export class AuthController {
       sessionId: 'ExampleSession001',
     },
     errors: [ErrorCode.AccessTokenInvalid, ErrorCode.AccessTokenExpired],
-    tokens: { access: true, stepUp: true, twoFactor: true },
+    tokens: { access: true, stepUp: true, twoFactor: true, optional: true },
   })
   @Get('status')
   @S2Auth({ access: 'checked' })

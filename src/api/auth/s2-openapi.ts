@@ -1,5 +1,5 @@
 import { applyDecorators, Controller, UseFilters } from '@nestjs/common';
-import { ApiBearerAuth, ApiCookieAuth, ApiOkResponse, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { DomainError, ErrorCode } from '../../common/domain-error.js';
 import { S2_ERRORS } from './s2-errors.js';
 import { s2ErrorBody, S2ExceptionFilter } from './s2-exception.filter.js';
@@ -7,7 +7,8 @@ import { s2ErrorBody, S2ExceptionFilter } from './s2-exception.filter.js';
 /** The security schemes of surface 2, named in the OpenAPI document (see configureApp). */
 export const S2_SECURITY = {
   accessCookie: 'access_token (cookie)',
-  accessBearer: 'access token (Authorization: Bearer)',
+  /** The access token; on /refresh, the refresh token. */
+  bearer: 'Authorization: Bearer',
   refreshCookie: 'refresh_token (cookie)',
   stepUpCookie: 'step_up_token (cookie)',
   stepUpHeader: 'X-Step-Up-Token',
@@ -31,7 +32,7 @@ function errorResponses(path: string, codes: readonly ErrorCode[]) {
   return [...byStatus].map(([status, list]) =>
     ApiResponse({
       status,
-      description: list.map((code) => `\`${S2_ERRORS[code].code}\``).join(', '),
+      description: [...new Set(list.map((code) => `\`${S2_ERRORS[code].code}\``))].join(', '),
       ...(status === 304
         ? { headers: { 'X-Error-Code': { description: 'The error code (a 304 has no body)', schema: { type: 'string' } } } }
         : {
@@ -57,8 +58,11 @@ export interface S2OperationSpec {
   path: string;
   ok: unknown;
   errors?: readonly ErrorCode[];
-  /** Which tokens the route reads: documented as security requirements. */
-  tokens?: { access?: boolean; refresh?: boolean; stepUp?: boolean; twoFactor?: boolean };
+  /**
+   * Which tokens the route needs, documented as security requirements. `optional`: each is read
+   * when present, none is needed (status); `either`: any one of them is enough.
+   */
+  tokens?: { access?: boolean; refresh?: boolean; stepUp?: boolean; twoFactor?: boolean; optional?: boolean; either?: boolean };
 }
 
 /** @ApiOperation, the 200 example, the errors (with validation and rate limits, which every route may answer) and the tokens. */
@@ -67,11 +71,30 @@ export const S2Operation = ({ summary, description, path, ok, errors = [], token
     ApiOperation({ summary, ...(description ? { description } : {}) }),
     ApiOkResponse({ description: 'Success', example: ok }),
     ...errorResponses(path, [...errors, ErrorCode.InvalidParams, ErrorCode.RateLimited]),
-    ...(tokens.access ? [ApiCookieAuth(S2_SECURITY.accessCookie), ApiBearerAuth(S2_SECURITY.accessBearer)] : []),
-    ...(tokens.refresh ? [ApiCookieAuth(S2_SECURITY.refreshCookie)] : []),
-    ...(tokens.stepUp ? [ApiCookieAuth(S2_SECURITY.stepUpCookie), ApiSecurity(S2_SECURITY.stepUpHeader)] : []),
-    ...(tokens.twoFactor ? [ApiCookieAuth(S2_SECURITY.twoFactorCookie), ApiSecurity(S2_SECURITY.twoFactorHeader)] : []),
+    ...securityRequirements(tokens).map((requirement) => ApiSecurity(requirement)),
   );
+
+/**
+ * OpenAPI reads a route's security requirements as alternatives, and the schemes inside one as all
+ * needed: every combination of the ways each needed token travels (cookie or header). Optional
+ * tokens (`optional`) add the no-token alternative.
+ */
+function securityRequirements(tokens: NonNullable<S2OperationSpec['tokens']>): Array<Record<string, string[]>> {
+  const ways: string[][] = [];
+  if (tokens.access) ways.push([S2_SECURITY.accessCookie, S2_SECURITY.bearer]);
+  if (tokens.refresh) ways.push([S2_SECURITY.refreshCookie, S2_SECURITY.bearer]);
+  if (tokens.stepUp) ways.push([S2_SECURITY.stepUpCookie, S2_SECURITY.stepUpHeader]);
+  if (tokens.twoFactor) ways.push([S2_SECURITY.twoFactorCookie, S2_SECURITY.twoFactorHeader]);
+  if (ways.length === 0) return [];
+  // Any one of the tokens will do (an access token, else a two-factor token).
+  if (tokens.either) return [...new Set(ways.flat())].map((scheme) => ({ [scheme]: [] }));
+  let combinations: string[][] = [[]];
+  for (const alternatives of ways) combinations = combinations.flatMap((chosen) => alternatives.map((way) => [...chosen, way]));
+  const requirements = combinations.map((chosen) => Object.fromEntries(chosen.map((scheme) => [scheme, []])));
+  // Each token on its own, or none at all.
+  if (tokens.optional) return [{}, ...[...new Set(ways.flat())].map((scheme) => ({ [scheme]: [] }))];
+  return requirements;
+}
 
 /** The token errors of routes that need an access token. */
 export const ACCESS_ERRORS = [

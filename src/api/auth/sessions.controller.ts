@@ -52,7 +52,10 @@ export class SessionsController {
     @S2Access() access: AuthenticatedSession,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    if (!(await this.sessions.revokeOwnSession(access.user.id, id))) throw new DomainError(ErrorCode.NotFound, 'No such session');
+    // Session ids are 17 characters of Meteor's alphabet (32 at most in the column): anything else is no session of theirs.
+    if (!/^[0-9A-Za-z]{1,32}$/.test(id) || !(await this.sessions.revokeOwnSession(access.user.id, id))) {
+      throw new DomainError(ErrorCode.NotFound, 'No such session');
+    }
     if (id === access.session.id) this.issuer.clearAll(reply);
     return { success: true };
   }

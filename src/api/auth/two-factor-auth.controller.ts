@@ -84,7 +84,7 @@ export class TwoFactorAuthController {
       ErrorCode.TwoFactorLocked,
       ErrorCode.EmailSendFailed,
     ],
-    tokens: { access: true, twoFactor: true },
+    tokens: { access: true, twoFactor: true, either: true },
   })
   @Post('email/send')
   @HttpCode(200)
@@ -107,7 +107,7 @@ export class TwoFactorAuthController {
     path: '/api/auth/2fa/email/cooldown',
     ok: { remaining: 42 },
     errors: [...ACCESS_ERRORS, ...TWO_FACTOR_TOKEN_ERRORS],
-    tokens: { access: true, twoFactor: true },
+    tokens: { access: true, twoFactor: true, either: true },
   })
   @Get('email/cooldown')
   @S2Auth({ access: 'checked', twoFactor: 'unless-access' })

@@ -2,13 +2,12 @@ import { Body, Get, HttpCode, Post, Query } from '@nestjs/common';
 import { AuditService } from '../../audit/audit.service.js';
 import { ErrorCode } from '../../common/domain-error.js';
 import type { AuthenticatedSession } from '../../auth/sessions.service.js';
-import { Requires2FA } from '../../two-factor/requires-2fa.decorator.js';
 import { EmailCodeSender } from '../../two-factor/email-code-sender.service.js';
 import { TwoFactorMethodsService } from '../../two-factor/two-factor-methods.service.js';
 import { TwoFactorService } from '../../two-factor/two-factor.service.js';
 import type { ClientInfo } from '../../two-factor/two-factor.types.js';
 import { PaginationQueryDto, SendEmailCodeDto, UnlockUserDto, ValidateTotpDto } from './dto/two-factor.dto.js';
-import { ClientOf, CurrentAuth, V1Authenticated } from './v1-auth.guard.js';
+import { ClientOf, CurrentAuth, V1Authenticated, V1Requires2FA } from './v1-auth.guard.js';
 import { V1Controller } from './v1-controller.decorator.js';
 import { V1_EXAMPLE, V1_HANDSHAKE_ERRORS, V1Operation } from './v1-openapi.js';
 
@@ -44,7 +43,7 @@ export class TwoFactorController {
   @Post('users.2fa.disableEmail')
   @HttpCode(200)
   @V1Authenticated()
-  @Requires2FA({ rememberable: false })
+  @V1Requires2FA({ rememberable: false })
   async disableEmail(@CurrentAuth() auth: AuthenticatedSession, @ClientOf() client: ClientInfo) {
     await this.methods.disableEmail(auth.user, client);
     return { success: true };
@@ -83,7 +82,7 @@ export class TwoFactorController {
   @V1Authenticated()
   // A user who already has a second factor must give it: a stolen session alone must not enrol
   // the thief's authenticator. A user with none enrols with the session alone, as API.md says.
-  @Requires2FA({ passwordFallback: false })
+  @V1Requires2FA({ passwordFallback: false })
   async validateTotp(@CurrentAuth() auth: AuthenticatedSession, @Body() body: ValidateTotpDto, @ClientOf() client: ClientInfo) {
     const backupCodes = await this.methods.enableTotp(auth.user, body.code, auth.session.id, client);
     return { success: true, backupCodes };
@@ -98,7 +97,7 @@ export class TwoFactorController {
   @Post('users.2fa.disableTOTP')
   @HttpCode(200)
   @V1Authenticated()
-  @Requires2FA({ rememberable: false })
+  @V1Requires2FA({ rememberable: false })
   async disableTotp(@CurrentAuth() auth: AuthenticatedSession, @ClientOf() client: ClientInfo) {
     await this.methods.disableTotp(auth.user, client);
     return { success: true };
@@ -113,7 +112,7 @@ export class TwoFactorController {
   @Post('users.2fa.regenerateBackupCodes')
   @HttpCode(200)
   @V1Authenticated()
-  @Requires2FA({ rememberable: false })
+  @V1Requires2FA({ rememberable: false })
   async regenerateBackupCodes(@CurrentAuth() auth: AuthenticatedSession, @ClientOf() client: ClientInfo) {
     const backupCodes = await this.methods.regenerateBackupCodes(auth.user, client);
     return { success: true, backupCodes };
@@ -135,7 +134,7 @@ export class TwoFactorController {
   @Post('users.2fa.unlock')
   @HttpCode(200)
   @V1Authenticated({ roles: ['admin'] })
-  @Requires2FA({ rememberable: false })
+  @V1Requires2FA({ rememberable: false })
   async unlock(@CurrentAuth() auth: AuthenticatedSession, @Body() body: UnlockUserDto, @ClientOf() client: ClientInfo) {
     await this.twoFactor.unlock(auth.user, body.userId, client);
     return { success: true };

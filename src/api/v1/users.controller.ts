@@ -2,7 +2,6 @@ import { Body, Get, HttpCode, Post, Query } from '@nestjs/common';
 import { AccountService } from '../../account/account.service.js';
 import { SessionsService, type AuthenticatedSession } from '../../auth/sessions.service.js';
 import { ErrorCode } from '../../common/domain-error.js';
-import { Requires2FA } from '../../two-factor/requires-2fa.decorator.js';
 import type { ClientInfo, TwoFactorAttempt } from '../../two-factor/two-factor.types.js';
 import { UsersService } from '../../users/users.service.js';
 import {
@@ -16,7 +15,14 @@ import {
   VerifyEmailDto,
 } from './dto/users.dto.js';
 import { LocaleQueryDto } from '../shared/locale-query.dto.js';
-import { ClientOf, CurrentAuth, TwoFactorAttemptOf, V1Authenticated, V1TwoFactorHeaders } from './v1-auth.guard.js';
+import {
+  ClientOf,
+  CurrentAuth,
+  TwoFactorAttemptOf,
+  V1Authenticated,
+  V1HandshakeInHandler,
+  V1Requires2FA,
+} from './v1-auth.guard.js';
 import { V1Controller } from './v1-controller.decorator.js';
 import { V1_EXAMPLE, V1_EXAMPLE_USER, V1_HANDSHAKE_ERRORS, V1Operation } from './v1-openapi.js';
 import { presentUser } from './v1-presenters.js';
@@ -103,7 +109,7 @@ export class UsersController {
   @Post('users.create')
   @HttpCode(200)
   @V1Authenticated({ roles: ['admin'] })
-  @Requires2FA()
+  @V1Requires2FA()
   async create(@CurrentAuth() auth: AuthenticatedSession, @Body() body: CreateUserDto) {
     const { user, emails } = await this.accounts.createByAdmin(auth.user, body);
     return { success: true, user: presentUser(user, emails) };
@@ -130,7 +136,7 @@ export class UsersController {
   @Post('users.updateOwnBasicInfo')
   @HttpCode(200)
   @V1Authenticated()
-  @V1TwoFactorHeaders()
+  @V1HandshakeInHandler()
   async updateOwnBasicInfo(
     @CurrentAuth() auth: AuthenticatedSession,
     @Body() body: UpdateOwnBasicInfoDto,
@@ -150,7 +156,7 @@ export class UsersController {
   @Post('users.generatePersonalAccessToken')
   @HttpCode(200)
   @V1Authenticated()
-  @Requires2FA()
+  @V1Requires2FA()
   async generatePersonalAccessToken(@CurrentAuth() auth: AuthenticatedSession, @Body() body: GeneratePersonalAccessTokenDto) {
     const { token } = await this.sessions.createPersonalAccessToken(auth.user.id, body.tokenName, body.bypassTwoFactor ?? false);
     return { success: true, token };
@@ -190,7 +196,7 @@ export class UsersController {
   @Post('users.regeneratePersonalAccessToken')
   @HttpCode(200)
   @V1Authenticated()
-  @Requires2FA()
+  @V1Requires2FA()
   async regeneratePersonalAccessToken(@CurrentAuth() auth: AuthenticatedSession, @Body() body: PersonalAccessTokenNameDto) {
     const { token } = await this.sessions.regeneratePersonalAccessToken(auth.user.id, body.tokenName);
     return { success: true, token };
@@ -204,7 +210,7 @@ export class UsersController {
   @Post('users.removePersonalAccessToken')
   @HttpCode(200)
   @V1Authenticated()
-  @Requires2FA()
+  @V1Requires2FA()
   async removePersonalAccessToken(@CurrentAuth() auth: AuthenticatedSession, @Body() body: PersonalAccessTokenNameDto) {
     await this.sessions.revokePersonalAccessToken(auth.user.id, body.tokenName);
     return { success: true };
@@ -221,7 +227,7 @@ export class UsersController {
   @Post('users.deleteOwnAccount')
   @HttpCode(200)
   @V1Authenticated()
-  @V1TwoFactorHeaders()
+  @V1HandshakeInHandler()
   async deleteOwnAccount(
     @CurrentAuth() auth: AuthenticatedSession,
     @Body() body: DeleteOwnAccountDto,

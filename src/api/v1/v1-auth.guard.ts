@@ -8,7 +8,8 @@ import type { AuthenticatedRequest } from '../../common/request-context.js';
 import { FailedAuthLimiter } from '../../rate-limit/failed-auth.limiter.js';
 import { normalizeBackupCode } from '../../two-factor/backup-codes.service.js';
 import { normalizeTotpCode } from '../../two-factor/totp.service.js';
-import { REQUIRES_2FA } from '../../two-factor/two-factor.types.js';
+import { Requires2FA } from '../../two-factor/requires-2fa.decorator.js';
+import { REQUIRES_2FA, type Requires2FAOptions } from '../../two-factor/two-factor.types.js';
 import { validateBodyEarly } from '../shared/validation-pipe.js';
 import { clientInfoOf } from '../../two-factor/two-factor.guard.js';
 import type { TwoFactorAttempt, TwoFactorSubject } from '../../two-factor/two-factor.types.js';
@@ -129,10 +130,15 @@ export const TwoFactorAttemptOf = createParamDecorator((_: unknown, context: Exe
 /** Marks (for tests and tooling) a route whose handler runs the 2FA handshake itself, through the domain. */
 export const V1_HANDSHAKE_IN_HANDLER = 'v1:handshake-in-handler';
 
-/** Documents the handshake headers on routes that run it from the domain rather than through @Requires2FA. */
-export const V1TwoFactorHeaders = () =>
+/** The handshake's headers, documented. */
+const V1TwoFactorHeaders = () =>
   applyDecorators(
-    SetMetadata(V1_HANDSHAKE_IN_HANDLER, true),
     ApiHeader({ name: 'x-2fa-code', required: false, description: 'The second-factor code, after a totp-required answer' }),
     ApiHeader({ name: 'x-2fa-method', required: false, description: 'totp, email or password (hex SHA-256 of the password)' }),
   );
+
+/** @Requires2FA on surface 1: the guard, and the x-2fa-* headers the client answers with. */
+export const V1Requires2FA = (options?: Requires2FAOptions) => applyDecorators(Requires2FA(options), V1TwoFactorHeaders());
+
+/** A route whose handler runs the handshake itself, through the domain (sensitive changes). */
+export const V1HandshakeInHandler = () => applyDecorators(SetMetadata(V1_HANDSHAKE_IN_HANDLER, true), V1TwoFactorHeaders());

@@ -47,9 +47,14 @@ export class EmailCodesRepository {
     });
   }
 
-  async outstanding(userId: string, purpose: string, now: Date): Promise<OutstandingSummary> {
+  async outstanding(
+    userId: string,
+    purpose: string,
+    now: Date,
+    db: EntityManager = this.dataSource.manager,
+  ): Promise<OutstandingSummary> {
     const [row] = await queryRows<{ count: string; newest_created: Date | null; newest_expires: Date | null }>(
-      this.dataSource,
+      db,
       `SELECT count(*) AS count, max(created_at) AS newest_created, max(expires_at) AS newest_expires
          FROM email_codes WHERE user_id = $1 AND purpose = $2 AND consumed_at IS NULL AND expires_at > $3`,
       [userId, purpose, now],
