@@ -321,14 +321,15 @@ describe('surface 2: rules and errors', () => {
       } finally {
         sessions.findLiveById = original;
       }
-      await t.db.query('ALTER TABLE two_factor_methods RENAME TO two_factor_methods_away');
+      // The session lookup does not read email_codes; the cooldown does.
+      await t.db.query('ALTER TABLE email_codes RENAME TO email_codes_away');
       try {
-        const res = await api.post('/api/auth/2fa/email/enable', { code: '123456' }, as(who));
-        expect(res.body).toEqual(s2Error(500, 'DATABASE_FAILURE', '/api/auth/2fa/email/enable'));
+        const res = await api.get('/api/auth/2fa/email/cooldown', as(who));
+        expect(res.body).toEqual(s2Error(500, 'DATABASE_FAILURE', '/api/auth/2fa/email/cooldown'));
         // Nothing of the failure leaks into the answer.
-        expect(JSON.stringify(res.body)).not.toMatch(/two_factor_methods|relation|SELECT/);
+        expect(JSON.stringify(res.body)).not.toMatch(/email_codes|relation|SELECT/);
       } finally {
-        await t.db.query('ALTER TABLE two_factor_methods_away RENAME TO two_factor_methods');
+        await t.db.query('ALTER TABLE email_codes_away RENAME TO email_codes');
       }
     });
 

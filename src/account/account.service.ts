@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { PasswordService } from '../auth/password.service.js';
+import type { AccountSnapshot } from '../auth/sessions.repository.js';
 import type { AuthenticatedSession } from '../auth/sessions.service.js';
 import { SessionsService } from '../auth/sessions.service.js';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
@@ -136,11 +137,20 @@ export class AccountService {
   }
 
   /**
-   * The user with their addresses and second factors. InvalidPrincipalDocument for a user without
-   * any address: every user has one, so the record is broken.
+   * The user with their addresses and second factors (from the request's snapshot when it has one:
+   * no query). InvalidPrincipalDocument for a user without any address: every user has one, so the
+   * record is broken.
    */
-  async profileOf(user: User): Promise<Profile> {
-    const [emails, methods] = await Promise.all([this.users.emailsOf(user.id), this.twoFactor.availableMethods(user.id)]);
+  async profileOf(user: User, snapshot?: AccountSnapshot): Promise<Profile> {
+    const [emails, methods] = snapshot
+      ? [
+          snapshot.emails,
+          this.twoFactor.available({
+            enabled: snapshot.enabledMethods,
+            hasVerifiedEmail: snapshot.emails.some((email) => email.verifiedAt !== null),
+          }),
+        ]
+      : await Promise.all([this.users.emailsOf(user.id), this.twoFactor.availableMethods(user.id)]);
     if (emails.length === 0) throw new DomainError(ErrorCode.InvalidPrincipalDocument, 'The user has no email address');
     const offered = this.twoFactor.offeredMethod(user, methods, 'preferred');
     return { user, emails, methods, preferredMethod: offered === 'email' || offered === 'totp' ? offered : null };

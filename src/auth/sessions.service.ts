@@ -7,7 +7,7 @@ import { AppConfig } from '../config/app-config.js';
 import { isUniqueViolation } from '../database/unique-violation.js';
 import type { User } from '../users/user.entity.js';
 import { Session, type SessionKind } from './session.entity.js';
-import { SessionsRepository } from './sessions.repository.js';
+import { type AccountSnapshot, SessionsRepository } from './sessions.repository.js';
 
 const LAST_USED_RESOLUTION_MS = 60_000;
 
@@ -17,6 +17,8 @@ const INTERACTIVE: SessionKind[] = ['login', 'token'];
 export interface AuthenticatedSession {
   user: User;
   session: Session;
+  /** The user's addresses and methods as of this request's authentication (read with the session). */
+  snapshot?: AccountSnapshot;
 }
 
 export interface IssuedSession {

@@ -1,8 +1,9 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import { ThrottlerStorage, ThrottlerStorageService } from '@nestjs/throttler';
+import { ThrottlerStorage } from '@nestjs/throttler';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import { Redis } from 'ioredis';
 import { AppConfig } from '../config/app-config.js';
+import { FixedWindowStorage } from './fixed-window.storage.js';
 
 /**
  * Where the counters live: Redis when REDIS_URL is set (limits hold across instances), else this
@@ -12,11 +13,11 @@ import { AppConfig } from '../config/app-config.js';
 export class RateLimitStorage implements OnApplicationShutdown {
   readonly storage: ThrottlerStorage;
   private readonly redis?: Redis;
-  private readonly memory?: ThrottlerStorageService;
+  private readonly memory?: FixedWindowStorage;
 
   constructor(@Inject(AppConfig) config: AppConfig) {
     if (!config.REDIS_URL) {
-      this.memory = new ThrottlerStorageService();
+      this.memory = new FixedWindowStorage();
       this.storage = this.memory;
       return;
     }
@@ -28,7 +29,7 @@ export class RateLimitStorage implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.memory?.onApplicationShutdown();
+    this.memory?.close();
     await this.redis?.quit().catch(() => undefined);
   }
 }

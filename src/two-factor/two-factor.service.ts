@@ -13,7 +13,7 @@ import { UsersService } from '../users/users.service.js';
 import { EmailCodeSender } from './email-code-sender.service.js';
 import { EmailCodesService, SECOND_FACTOR_PURPOSE } from './email-codes.service.js';
 import { BackupCodesRepository } from './repositories/backup-codes.repository.js';
-import { TwoFactorMethodsRepository } from './repositories/two-factor-methods.repository.js';
+import { type MethodFacts, TwoFactorMethodsRepository } from './repositories/two-factor-methods.repository.js';
 import { SecondFactorFailuresService } from './second-factor-failures.service.js';
 import {
   SECOND_FACTOR_STRATEGIES,
@@ -78,8 +78,14 @@ export class TwoFactorService {
 
   /** Enabled methods in the order they are offered: totp, then email (once an address is verified). */
   async availableMethods(userId: string, db: EntityManager = this.dataSource.manager): Promise<EnableableMethod[]> {
-    const enabled = new Set(await this.methods.enabled(userId, db));
-    return ENABLEABLE_METHODS.filter((method) => enabled.has(method));
+    return this.available(await this.methods.enabled(userId, db));
+  }
+
+  /** The rule, on facts read elsewhere (an authenticated request's snapshot carries them). */
+  available(facts: MethodFacts): EnableableMethod[] {
+    return ENABLEABLE_METHODS.filter(
+      (method) => facts.enabled.includes(method) && (method !== 'email' || facts.hasVerifiedEmail),
+    );
   }
 
   /** The method to ask a user for: their preference when they have it (and asked to), else the first enabled. */

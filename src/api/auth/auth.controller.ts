@@ -346,7 +346,7 @@ export class AuthController {
     const twoFactor = this.valid('two-factor', request);
     const access = s2.access;
     const subject: User | null = access?.user ?? null;
-    const profile = subject ? await this.accounts.profileOf(subject) : null;
+    const profile = subject ? await this.accounts.profileOf(subject, access?.snapshot) : null;
     return {
       authenticated: Boolean(access),
       stepUp: Boolean(access && stepUp && stepUp.sub === access.user.id && stepUp.session === access.session.id),

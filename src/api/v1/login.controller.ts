@@ -1,11 +1,10 @@
 import { Body, Get, HttpCode, Headers, Post, UseFilters } from '@nestjs/common';
 import { ApiHeader } from '@nestjs/swagger';
+import { AccountService } from '../../account/account.service.js';
 import { type LoginIdentifier, LoginService, type PasswordProof } from '../../account/login.service.js';
 import type { AuthenticatedSession } from '../../auth/sessions.service.js';
 import { DomainError, ErrorCode } from '../../common/domain-error.js';
-import { TwoFactorService } from '../../two-factor/two-factor.service.js';
 import type { ClientInfo } from '../../two-factor/two-factor.types.js';
-import { UsersService } from '../../users/users.service.js';
 import { LoginDto } from './dto/login.dto.js';
 import { ClientOf, CurrentAuth, V1Authenticated, v1Attempt } from './v1-auth.guard.js';
 import { V1Controller } from './v1-controller.decorator.js';
@@ -29,8 +28,7 @@ function credentialsOf(body: LoginDto): { identifier: LoginIdentifier; password:
 export class LoginController {
   constructor(
     private readonly login: LoginService,
-    private readonly users: UsersService,
-    private readonly twoFactor: TwoFactorService,
+    private readonly accounts: AccountService,
   ) {}
 
   @V1Operation({
@@ -92,8 +90,8 @@ export class LoginController {
     return { ...(await this.me(auth)), success: true };
   }
 
-  private async me({ user }: AuthenticatedSession) {
-    const [emails, methods] = await Promise.all([this.users.emailsOf(user.id), this.twoFactor.availableMethods(user.id)]);
+  private async me({ user, snapshot }: AuthenticatedSession) {
+    const { emails, methods } = await this.accounts.profileOf(user, snapshot);
     return presentMe(user, emails, methods);
   }
 }

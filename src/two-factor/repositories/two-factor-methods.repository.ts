@@ -4,6 +4,12 @@ import { queryRows } from '../../database/query-rows.js';
 import type { EnableableMethod } from '../two-factor.types.js';
 import type { TwoFactorMethodStatus } from '../two-factor-method.entity.js';
 
+/** What decides a user's available methods: the methods switched on, and whether an address is verified. */
+export interface MethodFacts {
+  enabled: readonly string[];
+  hasVerifiedEmail: boolean;
+}
+
 export interface TotpRow {
   id: string;
   status: TwoFactorMethodStatus;
@@ -16,16 +22,15 @@ export interface TotpRow {
 export class TwoFactorMethodsRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  /** Enabled methods; email counts only once the user has a verified address. */
-  async enabled(userId: string, db: EntityManager = this.dataSource.manager): Promise<EnableableMethod[]> {
-    const rows = await queryRows<{ method: EnableableMethod }>(
+  /** The facts behind a user's available methods (see TwoFactorService.available): one round trip. */
+  async enabled(userId: string, db: EntityManager = this.dataSource.manager): Promise<MethodFacts> {
+    const [row] = await queryRows<{ methods: EnableableMethod[]; has_verified_email: boolean }>(
       db,
-      `SELECT m.method FROM two_factor_methods m
-        WHERE m.user_id = $1 AND m.status = 'enabled'
-          AND (m.method <> 'email' OR EXISTS (SELECT 1 FROM user_emails e WHERE e.user_id = m.user_id AND e.verified_at IS NOT NULL))`,
+      `SELECT ARRAY(SELECT m.method FROM two_factor_methods m WHERE m.user_id = $1 AND m.status = 'enabled') AS methods,
+              EXISTS (SELECT 1 FROM user_emails e WHERE e.user_id = $1 AND e.verified_at IS NOT NULL) AS has_verified_email`,
       [userId],
     );
-    return rows.map((row) => row.method);
+    return { enabled: row?.methods ?? [], hasVerifiedEmail: row?.has_verified_email ?? false };
   }
 
   /** Turns email on; false when it already was. */
