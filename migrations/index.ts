@@ -4,6 +4,7 @@ import { TotpBackupCodes1763800000000 } from './1763800000000-totp-backup-codes.
 import { Challenges1763810000000 } from './1763810000000-challenges.js';
 import { PersonalTokenLastPart1764300000000 } from './1764300000000-personal-token-last-part.js';
 import { TokenSessions1764400000000 } from './1764400000000-token-sessions.js';
+import { RetentionIndexes1764500000000 } from './1764500000000-retention-indexes.js';
 
 /** Listed explicitly (not globbed) so the app, the CLI and the tests load the same classes. */
 export const migrations = [
@@ -13,4 +14,5 @@ export const migrations = [
   Challenges1763810000000,
   PersonalTokenLastPart1764300000000,
   TokenSessions1764400000000,
+  RetentionIndexes1764500000000,
 ];

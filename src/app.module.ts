@@ -9,6 +9,7 @@ import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MailModule } from './mail/mail.module.js';
 import { RateLimitModule } from './rate-limit/rate-limit.module.js';
+import { RetentionModule } from './retention/retention.module.js';
 import { SecurityAlertsModule } from './security-alerts/security-alerts.module.js';
 import { UsersModule } from './users/users.module.js';
 
@@ -24,6 +25,7 @@ export class AppModule {
         UsersModule,
         SecurityAlertsModule,
         HealthModule,
+        RetentionModule,
         // Before RateLimitModule: global guards run in the order their modules are registered, and
         // the rate limiter counts authenticated routes per verified user (set by the surfaces' guards).
         V1ApiModule,

@@ -18,6 +18,7 @@ export type AuditOutcome = 'success' | 'failure';
 
 /** One second-factor event of a user: what, with which method, how it ended, from where. */
 @Entity({ name: 'audit_events' })
+@Index('audit_events_at_idx', { synchronize: false }) // the retention job's, made by migration RetentionIndexes1764500000000
 @Check('audit_events_outcome_check', "outcome IN ('success', 'failure')")
 @Index('audit_events_user_at_idx', { synchronize: false })
 export class AuditEvent {

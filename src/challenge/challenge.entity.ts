@@ -10,6 +10,7 @@ export type ChallengePurpose = 'login' | 'step_up';
  * right code. Its id (32 random bytes, hex) is what the client holds.
  */
 @Entity({ name: 'challenges' })
+@Index('challenges_dead_since_idx', { synchronize: false }) // the retention job's, made by migration RetentionIndexes1764500000000
 @Check('challenges_purpose_check', `purpose IN ('login', 'step_up')`)
 export class Challenge {
   @PrimaryColumn({ type: 'varchar', length: 64 })

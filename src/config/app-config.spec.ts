@@ -238,6 +238,54 @@ describe('loadConfig', () => {
     });
   });
 
+  describe('retention and readiness', () => {
+    it('defaults: hourly retention, outbox rows kept 7 days, audit events 365, outbox stuck after 900 s', () => {
+      expect(load({})).toMatchObject({
+        RETENTION_INTERVAL_SECONDS: 3600,
+        OUTBOX_RETENTION_DAYS: 7,
+        AUDIT_RETENTION_DAYS: 365,
+        OUTBOX_STUCK_SECONDS: 900,
+      });
+    });
+
+    it('reads them from their string form; RETENTION_INTERVAL_SECONDS=0 switches the job off', () => {
+      expect(
+        load({
+          RETENTION_INTERVAL_SECONDS: '0',
+          OUTBOX_RETENTION_DAYS: '30',
+          AUDIT_RETENTION_DAYS: '3650',
+          OUTBOX_STUCK_SECONDS: '60',
+        }),
+      ).toMatchObject({
+        RETENTION_INTERVAL_SECONDS: 0,
+        OUTBOX_RETENTION_DAYS: 30,
+        AUDIT_RETENTION_DAYS: 3650,
+        OUTBOX_STUCK_SECONDS: 60,
+      });
+      expect(load({ RETENTION_INTERVAL_SECONDS: '60' }).RETENTION_INTERVAL_SECONDS).toBe(60);
+      expect(load({ RETENTION_INTERVAL_SECONDS: '604800' }).RETENTION_INTERVAL_SECONDS).toBe(604_800);
+    });
+
+    it.each([
+      ['RETENTION_INTERVAL_SECONDS', '59'],
+      ['RETENTION_INTERVAL_SECONDS', '-1'],
+      ['RETENTION_INTERVAL_SECONDS', '604801'],
+      ['RETENTION_INTERVAL_SECONDS', 'hourly'],
+      ['OUTBOX_RETENTION_DAYS', '0'],
+      ['OUTBOX_RETENTION_DAYS', '3651'],
+      ['OUTBOX_RETENTION_DAYS', '7.5'],
+      ['AUDIT_RETENTION_DAYS', '0'],
+      ['AUDIT_RETENTION_DAYS', '36501'],
+      ['OUTBOX_STUCK_SECONDS', '59'],
+      ['OUTBOX_STUCK_SECONDS', '604801'],
+      ['OUTBOX_STUCK_SECONDS', 'soon'],
+    ])('%s=%j is refused, naming the variable', (name, value) => {
+      const error = configError({ [name]: value });
+      expect(error.problems.length).toBeGreaterThan(0);
+      for (const problem of error.problems) expect(problem).toMatch(new RegExp(`^${name}=`));
+    });
+  });
+
   describe('APP_SECRET', () => {
     it('is required when NODE_ENV=production, and no secret file is made', () => {
       const error = configError({ NODE_ENV: 'production', APP_SECRET: undefined });

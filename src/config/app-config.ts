@@ -311,6 +311,42 @@ export class AppConfig {
   @Max(100)
   MAIL_MAX_ATTEMPTS = 10;
 
+  /**
+   * How often the retention job deletes spent codes, challenges, delivered mail and old audit
+   * events (it also runs once shortly after start); 0 switches it off in this instance.
+   */
+  @Transform(toInt)
+  @ValidateBy({
+    name: 'retentionInterval',
+    validator: {
+      validate: (value: unknown) =>
+        typeof value === 'number' && Number.isInteger(value) && (value === 0 || (value >= 60 && value <= 7 * 86_400)),
+      defaultMessage: () => 'RETENTION_INTERVAL_SECONDS must be 0 (off) or 60-604800',
+    },
+  })
+  RETENTION_INTERVAL_SECONDS = 3600;
+
+  /** Delivered or given-up outbox rows are deleted this many days after delivery (or queuing). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3650)
+  OUTBOX_RETENTION_DAYS = 7;
+
+  /** Audit events are deleted this many days after they happened. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(36_500)
+  AUDIT_RETENTION_DAYS = 365;
+
+  /** GET /health/ready fails (`outbox: "stuck"`) while a due message has waited longer than this. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(60)
+  @Max(7 * 86_400)
+  OUTBOX_STUCK_SECONDS = 900;
+
   @Transform(toInt)
   @IsInt()
   @Min(60)

@@ -3,6 +3,7 @@ import { Check, Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 export type OutboxStatus = 'pending' | 'sending' | 'sent' | 'failed';
 
 @Entity({ name: 'mail_outbox' })
+@Index('mail_outbox_settled_idx', { synchronize: false }) // the retention job's, made by migration RetentionIndexes1764500000000
 @Check('mail_outbox_status_check', `status IN ('pending', 'sending', 'sent', 'failed')`)
 @Index('mail_outbox_due_idx', ['nextAttemptAt'], { where: `status IN ('pending', 'sending')` })
 export class MailOutbox {

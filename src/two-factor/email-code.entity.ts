@@ -2,6 +2,7 @@ import { Column, Entity, ForeignKey, Index, PrimaryGeneratedColumn } from 'typeo
 import { User } from '../users/user.entity.js';
 
 @Entity({ name: 'email_codes' })
+@Index('email_codes_dead_since_idx', { synchronize: false }) // the retention job's, made by migration RetentionIndexes1764500000000
 @Index('email_codes_outstanding_idx', ['userId', 'purpose', 'expiresAt'], { where: 'consumed_at IS NULL' })
 export class EmailCode {
   @PrimaryGeneratedColumn('identity', { type: 'bigint' })

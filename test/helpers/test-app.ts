@@ -44,7 +44,10 @@ export async function createTestDatabase(): Promise<string> {
   return url.toString();
 }
 
-/** The real application (configureApp and all) on a free port, a fresh database and an SMTP sink. */
+/**
+ * The real application (configureApp and all) on a free port, a fresh database and an SMTP sink.
+ * `env.DATABASE_URL` (another test app's `config.DATABASE_URL`) runs a second instance on the same database.
+ */
 export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
   const mail = new SmtpSink();
   await mail.start();
@@ -52,7 +55,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
   const config = loadConfig({
     NODE_ENV: 'test',
     DATA_DIR: dataDir,
-    DATABASE_URL: await createTestDatabase(),
+    DATABASE_URL: env.DATABASE_URL ?? (await createTestDatabase()),
     SMTP_URL: mail.url,
     APP_SECRET: randomBytes(32).toString('hex'),
     LOG_LEVEL: 'error',
@@ -61,6 +64,8 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     RATE_LIMIT_FAILED_AUTH_PER_MINUTE: '100000',
     PUBLIC_URL: 'http://app.test',
     MAIL_WORKER_INTERVAL_MS: '3600000',
+    // No scheduled retention runs behind a test's back (tests that move the clock); call it directly.
+    RETENTION_INTERVAL_SECONDS: '0',
     ...env,
   });
   const clock = new TestClock();
