@@ -7,7 +7,9 @@ import { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
+import { LoggingModule } from './logging/logging.module.js';
 import { MailModule } from './mail/mail.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 import { RateLimitModule } from './rate-limit/rate-limit.module.js';
 import { RetentionModule } from './retention/retention.module.js';
 import { SecurityAlertsModule } from './security-alerts/security-alerts.module.js';
@@ -20,7 +22,9 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
+        LoggingModule,
         DatabaseModule,
+        MetricsModule,
         MailModule,
         UsersModule,
         SecurityAlertsModule,

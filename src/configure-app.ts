@@ -1,9 +1,12 @@
 import { BadRequestException, UnsupportedMediaTypeException } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
 import { createValidationPipe } from './api/shared/validation-pipe.js';
-import { S2_SECURITY } from './api/auth/s2-openapi.js';
+import { registerApiDocs } from './api/api-docs.routes.js';
+import { buildOpenApiDocument } from './api/openapi-document.js';
 import { registerCookieSupport } from './auth/tokens/token-cookies.js';
+import { registerRequestLogging } from './logging/request-logging.js';
+import { installMetrics } from './metrics/install-metrics.js';
 
 class BodyShapeError extends BadRequestException {}
 
@@ -49,6 +52,9 @@ const refuse = (reason: string) => new BodyShapeError(`The body ${reason}`);
  * both call it, so the tests exercise the real set-up.
  */
 export async function configureApp(app: NestFastifyApplication): Promise<void> {
+  app.useLogger(app.get(Logger));
+  // First, so that every later hook and every refusal runs with the request's id.
+  registerRequestLogging(app);
   const fastify = app.getHttpAdapter().getInstance();
   // Only JSON reaches the API (and form posts only the verification page): Fastify's own parsers
   // (text/plain among them) would let other bodies through to routes that take no parameters.
@@ -92,66 +98,10 @@ export async function configureApp(app: NestFastifyApplication): Promise<void> {
 
   app.useGlobalPipes(createValidationPipe());
 
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Two-factor authentication service')
-      .setDescription(
-        [
-          'Surface 1 (`/api/v1`) is Rocket.Chat-compatible: authenticated calls carry `X-User-Id` and `X-Auth-Token` ' +
-            '(from `login`); success is 200 `{"success":true, …}`, failure 400 ' +
-            '`{"success":false,"error":"<message> [<errorType>]","errorType":…,"details"?}`.',
-          '**2FA handshake** (routes listing `x-2fa-code`): without a code the answer is 400 `totp-required` with ' +
-            '`details: {method, codeGenerated, emailOrUsername, availableMethods}` (for `email`, a code is mailed). ' +
-            'Repeat the same request with headers `x-2fa-method` (`totp`, `email`, or `password` when no method is ' +
-            'enabled) and `x-2fa-code` (the authenticator or backup code, the emailed code, or the hex SHA-256 of the ' +
-            'password). A wrong code gives `totp-invalid`, too many `totp-max-attempts`. A right code is remembered for ' +
-            'the login token and client for REMEMBER_2FA_SECONDS, except on routes that ask every time.',
-          '`login` answers 401 `totp-required` with a `details.challengeId`: repeat the login with the code, or finish ' +
-            'it with `twoFactorChallenges.verifyChallenge`.',
-          'Surface 2 (`/api/auth`, `/api/users/me/sessions`) is Singularity-compatible: access, refresh, step-up and ' +
-            'two-factor JWTs, each as an HTTP-only cookie or a header (the header wins). Every error is ' +
-            '`{"timestamp","status","code","error","message","path"}`; a 304 carries its code in `X-Error-Code`.',
-          'See README.md ("The two-factor flow", "The token surface") for walk-throughs and the configuration.',
-        ].join('\n\n'),
-      )
-      .setVersion('0.1.0')
-      .addCookieAuth('access_token', { type: 'apiKey', in: 'cookie', name: 'access_token' }, S2_SECURITY.accessCookie)
-      .addBearerAuth(
-        { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The access token; on /refresh, the refresh token' },
-        S2_SECURITY.bearer,
-      )
-      .addCookieAuth('refresh_token', { type: 'apiKey', in: 'cookie', name: 'refresh_token' }, S2_SECURITY.refreshCookie)
-      .addCookieAuth('step_up_token', { type: 'apiKey', in: 'cookie', name: 'step_up_token' }, S2_SECURITY.stepUpCookie)
-      .addApiKey({ type: 'apiKey', in: 'header', name: 'X-Step-Up-Token' }, S2_SECURITY.stepUpHeader)
-      .addCookieAuth(
-        'two_factor_authentication_token',
-        { type: 'apiKey', in: 'cookie', name: 'two_factor_authentication_token' },
-        S2_SECURITY.twoFactorCookie,
-      )
-      .addApiKey({ type: 'apiKey', in: 'header', name: 'X-Two-Factor-Authentication-Token' }, S2_SECURITY.twoFactorHeader)
-      .build(),
-  );
-  document.components = {
-    ...document.components,
-    schemas: {
-      ...document.components?.schemas,
-      S2Error: {
-        type: 'object',
-        description: "Surface 2's error body (Singularity's ErrorResponse)",
-        required: ['timestamp', 'status', 'code', 'error', 'message', 'path'],
-        properties: {
-          timestamp: { type: 'string', format: 'date-time' },
-          status: { type: 'integer' },
-          code: { type: 'string', description: 'The error code (seed 001)' },
-          error: { type: 'string', description: 'A short name of the failure' },
-          message: { type: 'string' },
-          path: { type: 'string' },
-        },
-      },
-    },
-  };
-  fastify.get('/api/openapi.json', (_request, reply) => {
-    void reply.send(document);
-  });
+  // The OpenAPI document of both surfaces (api/openapi-document.ts).
+  const document = buildOpenApiDocument(app);
+  // The request metrics hook, and GET /metrics (documented) unless METRICS_PORT serves it apart.
+  installMetrics(app, document);
+  // GET /api/openapi.json and the browsable page at GET /docs (after every addition to the document).
+  registerApiDocs(fastify, document);
 }

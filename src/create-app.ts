@@ -4,13 +4,17 @@ import { answerFrameworkError } from './api/framework-errors.js';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { configureApp } from './configure-app.js';
+import { bootstrapLogger } from './logging/logging.module.js';
+import { loggerParams } from './logging/logger.options.js';
+import { requestIdOf } from './logging/request-id.js';
 
 export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config),
     new FastifyAdapter(fastifyOptions(config)),
     // Body parsers are configureApp's: Nest's defaults reject the empty JSON bodies clients send.
-    { logger: loggerLevels(config.LOG_LEVEL), bodyParser: false },
+    // The logger is the application's own from the first line on (start-up failures too).
+    { logger: bootstrapLogger(await loggerParams(config)), bodyParser: false },
   );
   await configureApp(app);
   return app;
@@ -21,8 +25,6 @@ export const fastifyOptions = (config: AppConfig) => ({
   bodyLimit: config.BODY_LIMIT_BYTES,
   trustProxy: config.trustProxy,
   frameworkErrors: answerFrameworkError,
+  // The id of the logs and the X-Request-Id header: Fastify's is what nestjs-pino's middleware gets.
+  genReqId: requestIdOf,
 });
-
-const LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
-/** LOG_LEVEL and every level more severe. */
-export const loggerLevels = (level: AppConfig['LOG_LEVEL']) => LEVELS.slice(0, LEVELS.indexOf(level) + 1);

@@ -26,6 +26,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error);
+  // The application's logger once it exists (a JSON line), else Nest's console logger.
+  new Logger('Main').fatal(error instanceof Error ? error : String(error));
   process.exit(1);
 });

@@ -4,7 +4,8 @@ import { METHOD_METADATA, MODULE_METADATA, PATH_METADATA } from '@nestjs/common/
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthApiModule } from '../src/api/auth/auth-api.module.js';
 import { S2_ERRORS } from '../src/api/auth/s2-errors.js';
-import { Api, uniqueName } from './helpers/api.js';
+import { Api, type ApiResponse, uniqueName } from './helpers/api.js';
+import { DocumentedAnswers } from './helpers/openapi-validator.js';
 import { S2Api, type S2Tokens } from './helpers/s2.js';
 import { createTestApp, type TestApp } from './helpers/test-app.js';
 
@@ -147,7 +148,13 @@ const S2_ERROR_KEYS = ['code', 'error', 'message', 'path', 'status', 'timestamp'
 describe('OpenAPI document, surface 2 (/api/auth, /api/users/me/sessions)', () => {
   let t: TestApp;
   let doc: Json;
+  let answers: DocumentedAnswers;
   const declared = declaredS2Routes().sort();
+
+  /** A real answer, checked against the documented status and schema. */
+  const expectDocumentedAnswer = (route: string, res: { status: number; body: unknown }) => {
+    expect(answers.problems(route, res), `${route} → ${res.status} ${JSON.stringify(res.body)}`).toEqual([]);
+  };
 
   const operation = (route: string): Json => {
     const [method, path] = route.split(' ') as [string, string];
@@ -193,6 +200,7 @@ describe('OpenAPI document, surface 2 (/api/auth, /api/users/me/sessions)', () =
     const res = await new Api(t.baseUrl).get('/api/openapi.json');
     expect(res.status).toBe(200);
     doc = res.body;
+    answers = new DocumentedAnswers(doc);
     const find = (match: Json): string =>
       Object.entries(doc.components?.securitySchemes ?? {}).find(([, value]) =>
         Object.entries(match).every(
@@ -397,15 +405,53 @@ describe('OpenAPI document, surface 2 (/api/auth, /api/users/me/sessions)', () =
     }
   });
 
+  it('types every 200 with a response DTO (an array of them for the session list), and every example fits its schema', () => {
+    const refOf = (schema: Json): string => String(schema?.$ref ?? '').replace('#/components/schemas/', '');
+    let examples = 0;
+    for (const route of declared) {
+      const op = operation(route);
+      const schema = op.responses['200'].content['application/json'].schema;
+      const name = route === 'get /api/users/me/sessions' ? refOf(schema.items) : refOf(schema);
+      if (route === 'get /api/users/me/sessions') expect(schema.type, route).toBe('array');
+      expect(name, route).toMatch(/^S2\w+ResponseDto$/);
+      expect(doc.components.schemas[name], route).toMatchObject({ type: 'object', required: expect.any(Array) });
+      for (const [status, response] of Object.entries(op.responses as Record<string, Json>)) {
+        const content = response.content?.['application/json'];
+        if (!content) continue; // a 304: no body
+        const bodies = [
+          ...(content.example !== undefined ? [content.example] : []),
+          ...Object.values(content.examples ?? {}).map((example) => (example as Json).value),
+        ];
+        for (const body of bodies) {
+          examples++;
+          expect(answers.problems(route, { status: Number(status), body }), `${route} ${status} example`).toEqual([]);
+        }
+      }
+    }
+    expect(examples).toBeGreaterThan(100);
+    // The schemas are strict enough to catch a wrong body.
+    const login = operation('post /api/auth/login').responses['200'].content['application/json'].example;
+    const withoutLocation = Object.fromEntries(Object.entries(login).filter(([key]) => key !== 'location'));
+    expect(answers.problems('post /api/auth/login', { status: 200, body: withoutLocation }).length).toBeGreaterThan(0);
+    expect(
+      answers.problems('post /api/auth/login', { status: 200, body: { ...login, preferredTwoFactorMethod: 'sms' } }).length,
+    ).toBeGreaterThan(0);
+    expect(
+      answers.problems('post /api/auth/login', { status: 401, body: { code: 'INVALID_CREDENTIALS' } }).length,
+    ).toBeGreaterThan(0);
+  });
+
   it("documents seed 001's error list for POST /api/auth/2fa/email/enable with its statuses", () => {
     const op = operation('post /api/auth/2fa/email/enable');
     const extra: Record<number, string[]> = { 400: ['INVALID_REQUEST'] };
     for (const [status, codes] of Object.entries(SEED_001_ENABLE_EMAIL_ERRORS)) {
       expect(codesOf(op, status).sort(), status).toEqual([...codes, ...(extra[Number(status)] ?? [])].sort());
     }
-    // Beyond seed 001: validation and rate limits (every route), too many wrong codes.
+    // Beyond seed 001: validation and rate limits (every route), too many wrong codes, and the
+    // 503 of a code check while the shared rate-limit counters (Redis) do not answer.
     const statuses = Object.keys(op.responses).map(Number).sort();
-    expect(statuses).toEqual([200, 304, 400, 401, 404, 429, 500]);
+    expect(statuses).toEqual([200, 304, 400, 401, 404, 429, 500, 503]);
+    expect(codesOf(op, 503)).toEqual(['SERVICE_UNAVAILABLE']);
     expect(codesOf(op, 429)).toEqual(['TOO_MANY_ATTEMPTS']);
   });
 
@@ -458,12 +504,22 @@ describe('OpenAPI document, surface 2 (/api/auth, /api/users/me/sessions)', () =
       expect(schemesOf(operation(route)).sort(), route).toEqual([...new Set(expected)].sort());
     }
     // Surface 1 authenticates with X-User-Id / X-Auth-Token, not with these.
+    const surfaceTwoSchemes = new Set(Object.values(scheme));
+    let surfaceOne = 0;
     for (const [path, operations] of Object.entries(doc.paths as Record<string, Json>)) {
       if (!path.startsWith('/api/v1/')) continue;
       for (const [method, op] of Object.entries(operations as Record<string, Json>)) {
-        expect(op.security ?? [], `${method} ${path}`).toEqual([]);
+        surfaceOne++;
+        const named = (op.security as Json[]).flatMap((alternative) => Object.keys(alternative));
+        expect(
+          named.filter((name) => surfaceTwoSchemes.has(name)),
+          `${method} ${path}`,
+        ).toEqual([]);
+        for (const name of named)
+          expect(doc.components.securitySchemes[name], `${method} ${path} ${name}`).toMatchObject({ in: 'header' });
       }
     }
+    expect(surfaceOne).toBeGreaterThan(20);
   });
 
   it("expresses each route's token requirements as OpenAPI means them (alternatives are OR, schemes within one are AND)", () => {
@@ -536,12 +592,21 @@ describe('OpenAPI document, surface 2 (/api/auth, /api/users/me/sessions)', () =
       expect(typeof timestamp).toBe(typeof documentedAt);
       if (sameMessage) expect(message).toBe(documentedMessage);
       else expect(typeof message).toBe('string');
+      expectDocumentedAnswer(route, res);
     };
     const expectDocumentedOk = (res: { status: number; body: Json }, route: string) => {
       expect(res.status).toBe(200);
       const documented = operation(route).responses['200'].content['application/json'].example;
       expect(Object.keys(res.body).sort()).toEqual(Object.keys(documented).sort());
+      expectDocumentedAnswer(route, res);
       return documented;
+    };
+    /** Any documented answer: the status expected, the body valid against the documented schema. */
+    const call = async (route: string, status: number, answer: Promise<ApiResponse>) => {
+      const res = await answer;
+      expect(res.status, `${route} → ${JSON.stringify(res.body)}`).toBe(status);
+      expectDocumentedAnswer(route, res);
+      return res;
     };
 
     beforeAll(async () => {
@@ -618,6 +683,7 @@ describe('OpenAPI document, surface 2 (/api/auth, /api/users/me/sessions)', () =
       const already = await api.post('/api/auth/2fa/email/enable', { code: '123456' }, { tokens: stepUpTokens });
       expect(already.status).toBe(304);
       expect(already.body).toBeUndefined();
+      expectDocumentedAnswer(ENABLE, already);
       const documented = operation(ENABLE).responses['304'];
       expect(documented.content).toBeUndefined();
       expect(Object.keys(documented.headers).map((name) => name.toLowerCase())).toContain('x-error-code');
@@ -633,12 +699,61 @@ describe('OpenAPI document, surface 2 (/api/auth, /api/users/me/sessions)', () =
       expectDocumented(withHeaders, 'post /api/auth/2fa/preferred-method', 'STEP_UP_TOKEN_MISSING');
     });
 
+    it('status, sessions, cooldown, TOTP set-up, refresh and logout answer bodies that validate against the documented schemas', async () => {
+      const before = answers.checked;
+      const anonymous = await call('get /api/auth/status', 200, api.get('/api/auth/status'));
+      expect(anonymous.body).toMatchObject({ authenticated: false, sessionId: null, twoFactorMethods: null });
+      const status = await call('get /api/auth/status', 200, api.get('/api/auth/status', { tokens: { access: tokens.access } }));
+      expect(status.body).toMatchObject({ authenticated: true, preferredTwoFactorMethod: 'email' });
+      const sessions = await call(
+        'get /api/users/me/sessions',
+        200,
+        api.get('/api/users/me/sessions', { tokens: { access: tokens.access } }),
+      );
+      expect(sessions.body.length).toBeGreaterThan(0);
+      await call('get /api/users/me/sessions', 401, api.get('/api/users/me/sessions'));
+      await call(
+        'get /api/auth/2fa/email/cooldown',
+        200,
+        api.get('/api/auth/2fa/email/cooldown', { tokens: { access: tokens.access } }),
+      );
+      // One code per cooldown: a first request may mail one (200), the next one inside the window is refused (429).
+      const send = () => api.post('/api/auth/2fa/email/send', undefined, { tokens: { access: tokens.access } });
+      const first = await send();
+      expectDocumentedAnswer('post /api/auth/2fa/email/send', first);
+      const refused = await call('post /api/auth/2fa/email/send', 429, send());
+      expect(refused.body.code).toBe('EMAIL_COOLDOWN_ACTIVE');
+      const stepUpTokens = { access: tokens.access, stepUp: tokens.stepUp };
+      await call('get /api/auth/2fa/totp/setup', 200, api.get('/api/auth/2fa/totp/setup', { tokens: stepUpTokens }));
+      await call(
+        'post /api/auth/2fa/preferred-method',
+        200,
+        api.post('/api/auth/2fa/preferred-method', { method: 'email' }, { tokens: stepUpTokens }),
+      );
+      const missing = await api.request('DELETE', '/api/users/me/sessions/NoSuchSession1', undefined, {
+        tokens: { access: tokens.access },
+      });
+      await call('delete /api/users/me/sessions/{id}', 404, Promise.resolve(missing));
+      const refreshed = await call(
+        'post /api/auth/refresh',
+        200,
+        api.post('/api/auth/refresh', {}, { tokens: { refresh: tokens.refresh } }),
+      );
+      await call('post /api/auth/refresh', 401, api.post('/api/auth/refresh', {}, { tokens: { refresh: tokens.refresh } }));
+      tokens.access = refreshed.body.accessToken;
+      tokens.refresh = refreshed.body.refreshToken;
+      await call('post /api/auth/logout', 200, api.post('/api/auth/logout', undefined, { tokens: { access: tokens.access } }));
+      expect(answers.checked - before).toBe(13);
+    });
+
     it('holds no real-looking secret or token (JWT examples are the obvious placeholder)', () => {
       const all = [...strings(doc)];
       expect(all.length).toBeGreaterThan(500);
       const text = JSON.stringify(doc);
       // Base64url runs like the service's random tokens, hex runs, base32 runs (TOTP secrets): placeholders only.
-      expect(all.flatMap((value) => value.match(RANDOM_LOOKING) ?? [])).toEqual([]);
+      // Schema names (V1PersonalAccessTokenResponseDto) mix cases and digits too: they are the code's, not secrets.
+      const schemaNames = new Set(Object.keys(doc.components.schemas));
+      expect(all.flatMap((value) => value.match(RANDOM_LOOKING) ?? []).filter((match) => !schemaNames.has(match))).toEqual([]);
       const hex = all.flatMap((value) => value.match(/[0-9a-fA-F]{32,}/g) ?? []);
       expect(hex.filter((value) => !isObviousPlaceholder(value))).toEqual([]);
       const base32 = all.flatMap((value) => value.match(BASE32_RUN) ?? []);

@@ -6,7 +6,8 @@ import { V1ApiModule } from '../src/api/v1/v1-api.module.js';
 import { V1_HANDSHAKE_IN_HANDLER } from '../src/api/v1/v1-auth.guard.js';
 import { AUTHENTICATED_ROUTE } from '../src/rate-limit/rate-limit.guard.js';
 import { REQUIRES_2FA } from '../src/two-factor/two-factor.types.js';
-import { Api, registerVerifiedUser } from './helpers/api.js';
+import { Api, type ApiResponse, registerVerifiedUser, uniqueName } from './helpers/api.js';
+import { DocumentedAnswers } from './helpers/openapi-validator.js';
 import { createTestApp, type TestApp } from './helpers/test-app.js';
 
 type Json = any;
@@ -101,7 +102,14 @@ describe('OpenAPI document (GET /api/openapi.json)', () => {
   let t: TestApp;
   let api: Api;
   let doc: Json;
+  let answers: DocumentedAnswers;
   const routes = declaredV1Routes();
+
+  /** A real answer, checked against the documented status and schema. */
+  const expectDocumentedAnswer = (route: string, res: ApiResponse) => {
+    expect(answers.problems(route, res), `${route} → ${res.status} ${JSON.stringify(res.body)}`).toEqual([]);
+  };
+  const schemaName = (schema: Json): string | undefined => schema?.$ref?.replace('#/components/schemas/', '');
 
   const operation = (route: { method: string; path: string }): Json => doc.paths[route.path]?.[route.method];
   const schemaOf = (schema: Json): Json => {
@@ -123,6 +131,7 @@ describe('OpenAPI document (GET /api/openapi.json)', () => {
     const res = await api.get('/api/openapi.json');
     expect(res.status).toBe(200);
     doc = res.body;
+    answers = new DocumentedAnswers(doc);
   });
   afterAll(async () => t?.close());
 
@@ -172,6 +181,44 @@ describe('OpenAPI document (GET /api/openapi.json)', () => {
         'X-RateLimit-Reset',
       ]);
     }
+  });
+
+  it('types every response with a schema (a success DTO for 200, one of the three error shapes otherwise), and every example fits it', () => {
+    const ERROR_SHAPES = ['V1ErrorResponseDto', 'V1UnauthorizedResponseDto', 'V1LoginErrorResponseDto'];
+    let examples = 0;
+    for (const route of routes) {
+      const op = operation(route);
+      const label = `${route.method} ${route.path}`;
+      for (const [status, response] of Object.entries(op.responses as Record<string, Json>)) {
+        const content = response.content?.['application/json'];
+        const name = schemaName(content?.schema);
+        expect(doc.components.schemas[name ?? ''], `${label} ${status} names a schema of the document`).toMatchObject({
+          type: 'object',
+        });
+        if (status === '200') expect(name, label).toMatch(/^V1\w+ResponseDto$/);
+        else if (status === '401')
+          expect(name, label).toBe(route.path === '/api/v1/login' ? 'V1LoginErrorResponseDto' : 'V1UnauthorizedResponseDto');
+        else expect(name, `${label} ${status}`).toBe('V1ErrorResponseDto');
+        expect(ERROR_SHAPES.includes(name!) || status === '200', `${label} ${status}`).toBe(true);
+        const bodies = [
+          ...(content.example !== undefined ? [content.example] : []),
+          ...Object.values(content.examples ?? {}).map((example) => (example as Json).value),
+        ];
+        expect(bodies.length, `${label} ${status} has an example`).toBeGreaterThan(0);
+        for (const body of bodies) {
+          examples++;
+          expect(answers.problems(label, { status: Number(status), body }), `${label} ${status} example`).toEqual([]);
+        }
+      }
+    }
+    expect(examples).toBeGreaterThan(100);
+    // The schemas are strict enough to catch a wrong body: the validator is not a rubber stamp.
+    expect(answers.problems('get /api/v1/me', { status: 200, body: { success: true } }).length).toBeGreaterThan(0);
+    expect(answers.problems('get /api/v1/me', { status: 401, body: { success: false, error: 'x' } }).length).toBeGreaterThan(0);
+    expect(answers.problems('post /api/v1/users.register', { status: 200, body: { success: false } }).length).toBeGreaterThan(0);
+    expect(answers.problems('get /api/v1/me', { status: 418, body: {} })).toEqual([
+      'get /api/v1/me answered 418, which is not documented',
+    ]);
   });
 
   it('describes each request body with its fields (type, description, example) and required ones', () => {
@@ -237,21 +284,33 @@ describe('OpenAPI document (GET /api/openapi.json)', () => {
     ]);
   });
 
-  it('lists X-User-Id / X-Auth-Token and the 401 answer on authenticated routes only', () => {
+  it('has X-User-Id and X-Auth-Token as header API keys, required together on authenticated routes only, with the 401 answer', () => {
+    const schemes = doc.components.securitySchemes;
+    const schemeFor = (header: string) =>
+      Object.keys(schemes).find(
+        (name) => schemes[name].type === 'apiKey' && schemes[name].in === 'header' && schemes[name].name === header,
+      );
+    const userId = schemeFor('X-User-Id');
+    const authToken = schemeFor('X-Auth-Token');
+    expect(userId).toEqual(expect.any(String));
+    expect(authToken).toEqual(expect.any(String));
     expect(routes.filter((route) => route.authenticated).length).toBeGreaterThan(10);
     for (const route of routes) {
       const op = operation(route);
       const label = `${route.method} ${route.path}`;
+      // The credentials are security schemes, not header parameters as well (a client would be asked twice).
+      expect(headerNames(op), label).not.toContain('x-user-id');
+      expect(headerNames(op), label).not.toContain('x-auth-token');
       if (route.authenticated) {
-        const required = op.parameters
-          .filter((parameter: Json) => parameter.in === 'header' && parameter.required)
-          .map((p: Json) => p.name);
-        expect(required, label).toEqual(expect.arrayContaining(['X-User-Id', 'X-Auth-Token']));
+        // One requirement naming both: OpenAPI needs every scheme within a requirement (AND).
+        expect(op.security, label).toEqual([{ [userId!]: [], [authToken!]: [] }]);
         expect(examplesOf(op, 401), label).toEqual({
           unauthorized: { status: 'error', message: 'You must be logged in to do this.' },
         });
+        expect(schemaName(op.responses['401'].content['application/json'].schema), label).toBe('V1UnauthorizedResponseDto');
       } else {
-        expect(headerNames(op), label).not.toContain('x-auth-token');
+        // A public route says it needs nothing (an empty list), rather than leaving it unsaid.
+        expect(op.security, label).toEqual([]);
         if (route.path !== '/api/v1/login') expect(op.responses['401'], label).toBeUndefined();
       }
     }
@@ -302,6 +361,13 @@ describe('OpenAPI document (GET /api/openapi.json)', () => {
           error: 'The email with the code could not be sent; try again later [error-email-send-failed]',
           errorType: 'error-email-send-failed',
         },
+        // A code check: refused while the shared rate-limit counters (Redis) do not answer.
+        'error-service-unavailable': {
+          success: false,
+          error: 'Codes cannot be checked right now; try again in a few seconds [error-service-unavailable]',
+          errorType: 'error-service-unavailable',
+          details: { retryAfterSeconds: 5 },
+        },
       });
     }
   });
@@ -350,6 +416,7 @@ describe('OpenAPI document (GET /api/openapi.json)', () => {
     const anonymous = await api.get('/api/v1/me');
     expect(anonymous.status).toBe(401);
     expect(anonymous.body).toEqual(examplesOf(operation({ method: 'get', path: '/api/v1/me' }), 401).unauthorized);
+    expectDocumentedAnswer('get /api/v1/me', anonymous);
 
     const user = await registerVerifiedUser(api, t);
     const before = t.mail.messages.length;
@@ -359,10 +426,12 @@ describe('OpenAPI document (GET /api/openapi.json)', () => {
     expect(Object.keys(login.body).sort()).toEqual(Object.keys(documentedLogin).sort());
     expect(Object.keys(login.body.details).sort()).toEqual(Object.keys(documentedLogin.details).sort());
     expect(login.body).toMatchObject({ status: 'error', error: 'totp-required', message: 'TOTP Required' });
+    expectDocumentedAnswer('post /api/v1/login', login);
 
     const code = await t.mail.codeFor(user.email, { after: before });
     const loggedIn = await api.post('/api/v1/login', { user: user.username, password: user.password, code });
     expect(loggedIn.status).toBe(200);
+    expectDocumentedAnswer('post /api/v1/login', loggedIn);
     const documentedOk = operation({ method: 'post', path: '/api/v1/login' }).responses['200'].content['application/json']
       .example;
     expect(Object.keys(loggedIn.body.data).sort()).toEqual(Object.keys(documentedOk.data).sort());
@@ -372,10 +441,97 @@ describe('OpenAPI document (GET /api/openapi.json)', () => {
     // disableEmail asks every time: the documented 400 totp-required, with the documented details.
     const handshake = await api.post('/api/v1/users.2fa.disableEmail', undefined, { auth });
     expect(handshake.status).toBe(400);
+    expectDocumentedAnswer('post /api/v1/users.2fa.disableEmail', handshake);
     const documented = examplesOf(operation({ method: 'post', path: '/api/v1/users.2fa.disableEmail' }), 400)['totp-required'];
     expect(handshake.body).toMatchObject({ success: false, error: documented.error, errorType: documented.errorType });
     expect(Object.keys(handshake.body.details)).toEqual(expect.arrayContaining(Object.keys(documented.details)));
     expect(handshake.body.details).toMatchObject({ method: 'email', emailOrUsername: user.email, availableMethods: ['email'] });
+  });
+
+  it('answers, route by route, with bodies that validate against the documented schemas', async () => {
+    const before = answers.checked;
+    const call = async (route: string, status: number, answer: Promise<ApiResponse>) => {
+      const res = await answer;
+      expect(res.status, `${route} → ${JSON.stringify(res.body)}`).toBe(status);
+      expectDocumentedAnswer(route, res);
+      return res;
+    };
+    const username = uniqueName('docs');
+    const email = `${username}@example.com`;
+    const password = 'correct horse battery';
+    const register = (body: Record<string, unknown>) => api.post('/api/v1/users.register', body);
+
+    await call('post /api/v1/users.register', 200, register({ username, email, pass: password, name: 'Doc User' }));
+    const taken = await call(
+      'post /api/v1/users.register',
+      400,
+      register({ username, email: `other.${email}`, pass: password, name: 'Doc User' }),
+    );
+    expect(taken.body).toMatchObject({ errorType: 'error-field-unavailable', details: { field: 'username' } });
+    const weak = await call(
+      'post /api/v1/users.register',
+      400,
+      register({ username: `${username}x`, email, pass: 'short', name: 'X' }),
+    );
+    expect(weak.body.details).toEqual([expect.objectContaining({ error: 'error-password-policy-not-met-minLength', limit: 8 })]);
+    const invalid = await call('post /api/v1/users.register', 400, register({ username: 42, email, pass: password, name: 'X' }));
+    expect(invalid.body.errorType).toBe('invalid-params');
+
+    const token = new URL(await t.mail.linkFor(email)).searchParams.get('token');
+    await call('post /api/v1/users.verifyEmail', 200, api.post('/api/v1/users.verifyEmail', { token }));
+    await call('post /api/v1/users.verifyEmail', 400, api.post('/api/v1/users.verifyEmail', { token }));
+
+    const mailed = t.mail.messages.length;
+    const pending = await call('post /api/v1/login', 401, api.post('/api/v1/login', { user: username, password }));
+    expect(pending.body.details.challengeId).toEqual(expect.any(String));
+    const code = await t.mail.codeFor(email, { after: mailed });
+    const wrongCode = code.replace(/\d/, (digit) => String((Number(digit) + 1) % 10));
+    const wrong = await call('post /api/v1/login', 401, api.post('/api/v1/login', { user: username, password, code: wrongCode }));
+    expect(wrong.body.error).toBe('totp-invalid');
+    const login = await call('post /api/v1/login', 200, api.post('/api/v1/login', { user: username, password, code }));
+    const auth = { userId: login.body.data.userId, authToken: login.body.data.authToken };
+
+    await call('get /api/v1/me', 200, api.get('/api/v1/me', { auth }));
+    await call('get /api/v1/users.2fa.backupCodesRemaining', 200, api.get('/api/v1/users.2fa.backupCodesRemaining', { auth }));
+    const events = await call('get /api/v1/users.2fa.events', 200, api.get('/api/v1/users.2fa.events', { auth }));
+    expect(events.body.events.length).toBeGreaterThan(0);
+    await call('get /api/v1/users.2fa.events', 400, api.get('/api/v1/users.2fa.events?count=0', { auth }));
+    // The login above counts as the second factor for this client: no handshake here.
+    const pat = { tokenName: 'docs-bot' };
+    await call(
+      'post /api/v1/users.generatePersonalAccessToken',
+      200,
+      api.post('/api/v1/users.generatePersonalAccessToken', pat, { auth }),
+    );
+    await call(
+      'post /api/v1/users.generatePersonalAccessToken',
+      400,
+      api.post('/api/v1/users.generatePersonalAccessToken', pat, { auth }),
+    );
+    const tokens = await call(
+      'get /api/v1/users.getPersonalAccessTokens',
+      200,
+      api.get('/api/v1/users.getPersonalAccessTokens', { auth }),
+    );
+    expect(tokens.body.tokens).toEqual([expect.objectContaining({ name: 'docs-bot', lastUsedAt: null })]);
+    await call('post /api/v1/users.2fa.enableTOTP', 200, api.post('/api/v1/users.2fa.enableTOTP', undefined, { auth }));
+    await call('post /api/v1/users.2fa.disableEmail', 400, api.post('/api/v1/users.2fa.disableEmail', undefined, { auth }));
+    await call(
+      'post /api/v1/users.2fa.sendEmailCode',
+      200,
+      api.post('/api/v1/users.2fa.sendEmailCode', { emailOrUsername: email }),
+    );
+    const newUser = { email: `new.${email}`, name: 'New', password, username: `${username}n` };
+    await call('post /api/v1/users.create', 403, api.post('/api/v1/users.create', newUser, { auth }));
+    const challenge = { challengeId: 'f'.repeat(64), code: '123456' };
+    await call(
+      'post /api/v1/twoFactorChallenges.verifyChallenge',
+      400,
+      api.post('/api/v1/twoFactorChallenges.verifyChallenge', challenge),
+    );
+    await call('post /api/v1/logout', 200, api.post('/api/v1/logout', undefined, { auth }));
+    await call('get /api/v1/me', 401, api.get('/api/v1/me', { auth }));
+    expect(answers.checked - before).toBe(23);
   });
 
   it('holds no secret-looking example', () => {
@@ -385,7 +541,9 @@ describe('OpenAPI document (GET /api/openapi.json)', () => {
     // The documented placeholders (challengeId, currentPassword) are there, and only placeholders.
     expect(hex.length).toBeGreaterThan(0);
     expect(hex.filter((value) => !isObviousPlaceholder(value))).toEqual([]);
-    expect(all.flatMap((text) => text.match(RANDOM_LOOKING) ?? [])).toEqual([]);
+    // Schema names (V1PersonalAccessTokenResponseDto) mix cases and digits too: they are the code's, not secrets.
+    const schemaNames = new Set(Object.keys(doc.components.schemas));
+    expect(all.flatMap((text) => text.match(RANDOM_LOOKING) ?? []).filter((match) => !schemaNames.has(match))).toEqual([]);
     // The check itself recognises the service's real tokens and ids.
     expect('x '.concat(randomBytes(32).toString('base64url').replace(/^/, 'aA0')).match(RANDOM_LOOKING)).toHaveLength(1);
     expect(isObviousPlaceholder(randomBytes(32).toString('hex'))).toBe(false);

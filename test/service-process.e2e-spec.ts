@@ -15,7 +15,14 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FALLBACK_ROOT, fallbackClusterDir, placeCluster } from '../src/database/cluster-location.js';
-import { buildService, holdRequests, linesInOutputOrder, startService, type ServiceProcess } from './helpers/service-process.js';
+import {
+  buildService,
+  errorLines,
+  holdRequests,
+  messagesInLogOrder,
+  startService,
+  type ServiceProcess,
+} from './helpers/service-process.js';
 
 const run = promisify(execFile);
 const BUILD_DIR = '.test-build';
@@ -49,7 +56,7 @@ describe('the service process', () => {
     const base = service.base;
     await expect(fetch(`${base}/health`).then((r) => r.json())).resolves.toEqual({ status: 'ok', database: 'up' });
     expect(existsSync(join(dataDir, 'pg', 'PG_VERSION'))).toBe(true);
-    expect(service.output()).not.toContain('the cluster is in');
+    expect(service.logs().filter((entry) => String(entry.msg).includes('the cluster is in'))).toEqual([]);
     expect(statSync(join(dataDir, 'app-secret')).mode & 0o777).toBe(0o600);
 
     const registered = await fetch(`${base}/api/v1/users.register`, {
@@ -60,14 +67,23 @@ describe('the service process', () => {
     expect(registered.status).toBe(200);
     const mailDir = join(dataDir, 'mail');
     const deadline = Date.now() + 10_000;
+    const mailWritten = () => service.logs().find((entry) => String(entry.msg).startsWith(`Mail written to ${mailDir}`));
     // The log line follows the write; the file itself exists (empty) a moment before it is written.
-    while (!service.output().includes(`Mail written to ${mailDir}`) && Date.now() < deadline) {
+    while (!mailWritten() && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     const [file] = readdirSync(mailDir);
     expect(file).toMatch(/\.eml$/);
     expect(readFileSync(join(mailDir, file!), 'utf8')).toContain('To: process@example.com');
-    expect(service.output()).toContain(join(mailDir, file!));
+    expect(mailWritten()).toMatchObject({ level: 'info', context: 'Mail', msg: `Mail written to ${join(mailDir, file!)}` });
+    // The log is JSON on stdout (not a terminal here): start-up lines, and the request's access line with its id.
+    const registration = service
+      .logs()
+      .find((entry) => entry.msg === 'request completed' && entry.route === '/api/v1/users.register');
+    expect(registration).toMatchObject({ method: 'POST', status: 200, reqId: registered.headers.get('x-request-id') });
+    expect(service.logs().find((entry) => String(entry.msg).startsWith('Listening on http://'))).toMatchObject({
+      context: 'Main',
+    });
   });
 
   it('shuts down gracefully on SIGTERM: requests in flight are answered, then the database stops, exit code 0', async () => {
@@ -90,8 +106,9 @@ describe('the service process', () => {
       'Shutdown: embedded PostgreSQL stopped',
       'Shutdown: complete',
     ];
-    expect(linesInOutputOrder(service.output(), steps)).toEqual(steps);
-    expect(service.output()).not.toMatch(/\bERROR\b/);
+    const logs = service.logs();
+    expect(messagesInLogOrder(logs, steps)).toEqual(steps);
+    expect(errorLines(logs)).toEqual([]);
     const { stdout } = await run('ps', ['-eo', 'args']);
     expect(stdout).not.toContain(join(dataDir, 'pg'));
   });
@@ -135,7 +152,9 @@ describe('a DATA_DIR the postgres user cannot reach', () => {
       service = await startService(BUILD_DIR, { DATA_DIR: dataDir });
       await expect(fetch(`${service.base}/health`).then((r) => r.json())).resolves.toEqual({ status: 'ok', database: 'up' });
       if (isRoot) {
-        expect(service.output(), start).toContain(`the cluster is in ${fallback}, because the postgres system user`);
+        const placed = service.logs().find((entry) => String(entry.msg).includes('the cluster is in'));
+        expect(placed?.msg, start).toContain(`the cluster is in ${fallback}, because the postgres system user`);
+        expect(placed?.level, start).toBe('warn');
         expect(existsSync(join(fallback, 'PG_VERSION'))).toBe(true);
         expect(existsSync(`${fallback}.password`)).toBe(true);
         expect(existsSync(join(dataDir, 'pg', 'PG_VERSION'))).toBe(false);
@@ -143,7 +162,7 @@ describe('a DATA_DIR the postgres user cannot reach', () => {
         expect(statSync(fallback)).toMatchObject({ uid: Number(postgresUid) });
         expect(statSync(fallback).mode & 0o777).toBe(0o700);
       } else {
-        expect(service.output()).not.toContain('the cluster is in');
+        expect(service.logs().filter((entry) => String(entry.msg).includes('the cluster is in'))).toEqual([]);
         expect(existsSync(join(dataDir, 'pg', 'PG_VERSION'))).toBe(true);
       }
       service.child.kill('SIGTERM');

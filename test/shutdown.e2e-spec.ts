@@ -2,7 +2,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildService, holdRequests, linesInOutputOrder, startService, type ServiceProcess } from './helpers/service-process.js';
+import {
+  buildService,
+  errorLines,
+  holdRequests,
+  messagesInLogOrder,
+  startService,
+  type ServiceProcess,
+} from './helpers/service-process.js';
 import { createTestDatabase } from './helpers/test-app.js';
 
 const BUILD_DIR = '.test-build-shutdown';
@@ -52,9 +59,15 @@ describe('shutdown with DATABASE_URL', () => {
       'Shutdown: database pool closed',
       'Shutdown: complete',
     ];
-    expect(linesInOutputOrder(service.output(), steps)).toEqual(steps);
-    expect(service.output()).not.toContain('embedded PostgreSQL');
-    expect(service.output()).not.toMatch(/\bERROR\b/);
+    // The log is JSON lines (parsing throws on any other line); the steps are their messages.
+    const logs = service.logs();
+    expect(messagesInLogOrder(logs, steps)).toEqual(steps);
+    expect(logs.filter((entry) => String(entry.msg).includes('embedded PostgreSQL'))).toEqual([]);
+    expect(errorLines(logs)).toEqual([]);
+    // Each held request got its access line, written before the server was done draining.
+    const accessLines = logs.filter((entry) => entry.msg === 'request completed' && entry.route === '/api/v1/login');
+    expect(accessLines).toHaveLength(IN_FLIGHT);
+    expect(accessLines.every((entry) => entry.status === 401 && typeof entry.reqId === 'string')).toBe(true);
     // Kept-alive connections are closed after their answer, not held to the keep-alive timeout.
     expect(Date.now() - signalled).toBeLessThan(10_000);
   });

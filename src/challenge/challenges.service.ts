@@ -5,6 +5,7 @@ import { AuditService } from '../audit/audit.service.js';
 import { addSeconds, Clock } from '../common/clock.js';
 import { DomainError, ErrorCode, isDomainError } from '../common/domain-error.js';
 import { AppConfig } from '../config/app-config.js';
+import { Metrics } from '../metrics/metrics.js';
 import { EmailCodeSender } from '../two-factor/email-code-sender.service.js';
 import { TwoFactorService } from '../two-factor/two-factor.service.js';
 import type { ClientInfo, SecondFactorMethod, TwoFactorAttempt } from '../two-factor/two-factor.types.js';
@@ -63,6 +64,7 @@ export class ChallengesService {
     private readonly audit: AuditService,
     private readonly clock: Clock,
     @Inject(AppConfig) private readonly config: AppConfig,
+    private readonly metrics: Metrics,
   ) {}
 
   /** A new challenge, valid CHALLENGE_TTL_SECONDS. The user's finished (completed or expired) challenges go. */
@@ -88,6 +90,7 @@ export class ChallengesService {
         manager,
       );
     });
+    this.metrics.challengeOpened(challenge.purpose);
     return challenge;
   }
 
@@ -195,6 +198,7 @@ export class ChallengesService {
       };
     });
     if ('refused' in outcome) throw outcome.refused;
+    this.metrics.challengeCompleted(outcome.challenge.purpose);
     return outcome;
   }
 

@@ -82,6 +82,11 @@ export enum ErrorCode {
   /** The session behind an access token could not be read. */
   AccessTokenAllowlistReadingFailure = 'ACCESS_TOKEN_ALLOWLIST_READING_FAILURE',
   DatabaseFailure = 'DATABASE_FAILURE',
+  /**
+   * REDIS_URL is set but Redis does not answer: a route that checks a code or password refuses
+   * (503) rather than run without the limit shared by every instance. Nothing was checked or counted.
+   */
+  RateLimitUnavailable = 'RATE_LIMIT_UNAVAILABLE',
   /** A stored secret (TOTP secret, outbox data) could not be decrypted: wrong key or tampered. */
   DatabaseEncryptionFailure = 'DATABASE_ENCRYPTION_FAILURE',
   /** A stored user record that breaks the service's invariants (say, a password hash it cannot read). */

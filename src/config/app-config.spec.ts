@@ -286,6 +286,55 @@ describe('loadConfig', () => {
     });
   });
 
+  describe('metrics listener', () => {
+    it('defaults: /metrics on the public port (METRICS_PORT unset), METRICS_HOST loopback', () => {
+      const config = load({});
+      expect(config.METRICS_PORT).toBeUndefined();
+      expect(config.METRICS_HOST).toBe('127.0.0.1');
+    });
+
+    it('reads METRICS_PORT (0: a free port) and METRICS_HOST', () => {
+      expect(load({ METRICS_PORT: ' 9464 ', METRICS_HOST: '0.0.0.0' })).toMatchObject({
+        METRICS_PORT: 9464,
+        METRICS_HOST: '0.0.0.0',
+      });
+      expect(load({ METRICS_PORT: '0' }).METRICS_PORT).toBe(0);
+      expect(load({ METRICS_PORT: '' }).METRICS_PORT).toBeUndefined();
+    });
+
+    it.each(['http', '-1', '65536', '9464.5'])('METRICS_PORT=%j is refused, naming the variable', (value) => {
+      const error = configError({ METRICS_PORT: value });
+      expect(error.problems.length).toBeGreaterThan(0);
+      for (const problem of error.problems) expect(problem).toMatch(/^METRICS_PORT=/);
+    });
+
+    it('METRICS_PORT must differ from PORT', () => {
+      expect(configError({ PORT: '8080', METRICS_PORT: '8080' }).message).toMatch(/METRICS_PORT must differ from PORT/);
+      expect(load({ PORT: '0', METRICS_PORT: '0' }).METRICS_PORT).toBe(0);
+    });
+  });
+
+  describe('several instances: Redis timeout and outbox lease', () => {
+    it('defaults: Redis answers within 250 ms; the lease outlasts three send timeouts by 30 s', () => {
+      const config = load({});
+      expect(config.REDIS_COMMAND_TIMEOUT_MS).toBe(250);
+      expect(config.MAIL_LEASE_SECONDS).toBeUndefined();
+      expect(config.mailLeaseSeconds).toBe(60);
+      expect(load({ MAIL_SEND_TIMEOUT_MS: '2000' }).mailLeaseSeconds).toBe(36);
+    });
+
+    it('MAIL_LEASE_SECONDS replaces the default, but must outlast three send timeouts', () => {
+      expect(load({ MAIL_SEND_TIMEOUT_MS: '4000', MAIL_LEASE_SECONDS: '13' }).mailLeaseSeconds).toBe(13);
+      expect(configError({ MAIL_SEND_TIMEOUT_MS: '4000', MAIL_LEASE_SECONDS: '12' }).message).toMatch(
+        /MAIL_LEASE_SECONDS must exceed 3 × MAIL_SEND_TIMEOUT_MS/,
+      );
+      expect(configError({ MAIL_LEASE_SECONDS: '0' }).problems).toEqual([expect.stringMatching(/^MAIL_LEASE_SECONDS=0: /)]);
+      expect(configError({ REDIS_COMMAND_TIMEOUT_MS: '5' }).problems).toEqual([
+        expect.stringMatching(/^REDIS_COMMAND_TIMEOUT_MS=5: /),
+      ]);
+    });
+  });
+
   describe('APP_SECRET', () => {
     it('is required when NODE_ENV=production, and no secret file is made', () => {
       const error = configError({ NODE_ENV: 'production', APP_SECRET: undefined });

@@ -77,6 +77,22 @@ export class AppConfig {
   @MinLength(1)
   HOST = '127.0.0.1';
 
+  /**
+   * Serve GET /metrics (Prometheus) only on this port, a listener of its own, instead of on the
+   * public port (where /metrics then answers 404). Unset: /metrics is on the public port. 0 picks a free port.
+   */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  METRICS_PORT?: number;
+
+  /** The address the METRICS_PORT listener binds to: loopback unless the scraper is elsewhere. */
+  @IsString()
+  @MinLength(1)
+  METRICS_HOST = '127.0.0.1';
+
   @IsString()
   @MinLength(1)
   DATA_DIR = './.data';
@@ -101,6 +117,16 @@ export class AppConfig {
   @IsString()
   @Matches(/^[\w:.-]{0,64}$/, { message: 'REDIS_KEY_PREFIX must be up to 64 of [A-Za-z0-9_:.-]' })
   REDIS_KEY_PREFIX = 'tfa:';
+
+  /**
+   * A rate-limit counter in Redis that has not answered after this long counts as Redis being
+   * down: code checks answer 503, other routes count in the process (see RateLimitStorage).
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(10_000)
+  REDIS_COMMAND_TIMEOUT_MS = 250;
 
   /** Filled from DATA_DIR outside production when unset; see resolveAppSecret. */
   @IsOptional()
@@ -312,6 +338,23 @@ export class AppConfig {
   MAIL_MAX_ATTEMPTS = 10;
 
   /**
+   * How long a delivery attempt holds its outbox row (`sending`) before another instance may take
+   * it over (the sender died). Unset: 3 × MAIL_SEND_TIMEOUT_MS + 30 s. It must outlast a send (up
+   * to 3 × MAIL_SEND_TIMEOUT_MS: connection, greeting, socket), or a slow send is sent twice.
+   */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3600)
+  MAIL_LEASE_SECONDS?: number;
+
+  /** The outbox lease in seconds (MAIL_LEASE_SECONDS, or its default). */
+  get mailLeaseSeconds(): number {
+    return this.MAIL_LEASE_SECONDS ?? (3 * this.MAIL_SEND_TIMEOUT_MS) / 1000 + 30;
+  }
+
+  /**
    * How often the retention job deletes spent codes, challenges, delivered mail and old audit
    * events (it also runs once shortly after start); 0 switches it off in this instance.
    */
@@ -424,6 +467,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     !(config.ADMIN_USERNAME && config.ADMIN_EMAIL && config.ADMIN_PASSWORD)
   ) {
     problems.push('ADMIN_USERNAME, ADMIN_EMAIL and ADMIN_PASSWORD must be set together');
+  }
+  if (config.METRICS_PORT !== undefined && config.METRICS_PORT !== 0 && config.METRICS_PORT === config.PORT) {
+    problems.push('METRICS_PORT must differ from PORT (leave it unset to serve /metrics on the public port)');
+  }
+  // Compared once both are valid numbers (a bad value is already reported, naming its variable).
+  if (
+    !problems.some((problem) => /^(MAIL_LEASE_SECONDS|MAIL_SEND_TIMEOUT_MS)=/.test(problem)) &&
+    config.MAIL_LEASE_SECONDS !== undefined &&
+    config.MAIL_LEASE_SECONDS * 1000 <= 3 * config.MAIL_SEND_TIMEOUT_MS
+  ) {
+    problems.push('MAIL_LEASE_SECONDS must exceed 3 × MAIL_SEND_TIMEOUT_MS (the longest a send can take)');
   }
   if (config.LOCKOUT_BASE_SECONDS > config.LOCKOUT_MAX_SECONDS) {
     problems.push('LOCKOUT_BASE_SECONDS must not exceed LOCKOUT_MAX_SECONDS');

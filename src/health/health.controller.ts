@@ -1,8 +1,9 @@
 import { Controller, Get, Res } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { SkipThrottle } from '@nestjs/throttler';
 import type { FastifyReply } from 'fastify';
 import { DataSource } from 'typeorm';
+import { ApiQueryRefused, HEALTH_SCHEMA } from './health-openapi.js';
 
 /** Probed by load balancers and orchestrators: never rate limited. */
 @ApiTags('health')
@@ -16,6 +17,14 @@ export class HealthController {
    * 503 with the same shape (not an API error body), so probes can read it.
    */
   @Get()
+  @ApiQueryRefused()
+  @ApiOperation({ summary: 'Health: 200 while the database answers' })
+  @ApiOkResponse({ description: 'Up', schema: HEALTH_SCHEMA, example: { status: 'ok', database: 'up' } })
+  @ApiServiceUnavailableResponse({
+    description: 'The database does not answer',
+    schema: HEALTH_SCHEMA,
+    example: { status: 'error', database: 'down' },
+  })
   async check(@Res({ passthrough: true }) reply: FastifyReply) {
     try {
       await this.dataSource.query('SELECT 1');

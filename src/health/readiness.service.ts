@@ -9,7 +9,12 @@ import { RedisProbe } from './redis-probe.js';
 export const READINESS_CHECK_TIMEOUT_MS = 2000;
 
 export interface Readiness {
-  status: 'ok' | 'error';
+  /**
+   * `degraded`: ready, but Redis is down. The instance still serves (code checks answer 503, other
+   * routes count limits per process), and every instance shares that Redis: failing readiness would
+   * take them all out of rotation at once.
+   */
+  status: 'ok' | 'degraded' | 'error';
   database: 'up' | 'down';
   /** `unknown` while the database is down. */
   migrations: 'applied' | 'pending' | 'unknown';
@@ -44,8 +49,9 @@ export class ReadinessService {
     let migrationsState: Readiness['migrations'] = 'unknown';
     let outbox: Readiness['outbox'] = 'unknown';
     if (database === 'up') [migrationsState, outbox] = await Promise.all([this.migrations(), this.outbox()]);
-    const ok = database === 'up' && migrationsState === 'applied' && redis !== 'down' && outbox === 'ok';
-    return { status: ok ? 'ok' : 'error', database, migrations: migrationsState, redis, outbox };
+    const ready = database === 'up' && migrationsState === 'applied' && outbox === 'ok';
+    const status = !ready ? 'error' : redis === 'down' ? 'degraded' : 'ok';
+    return { status, database, migrations: migrationsState, redis, outbox };
   }
 
   private async database(): Promise<Readiness['database']> {

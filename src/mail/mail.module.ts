@@ -4,6 +4,7 @@ import { AppConfig } from '../config/app-config.js';
 import { MailDeliveryWorker } from './mail-delivery.worker.js';
 import { MailTemplates } from './mail-templates.service.js';
 import { MailService } from './mail.service.js';
+import { OutboxMetricsCollector } from './outbox-metrics.collector.js';
 import { OutboxRepository } from './outbox.repository.js';
 
 /**
@@ -38,7 +39,7 @@ export function smtpTransport(url: string, timeoutMs: number) {
       }),
     }),
   ],
-  providers: [OutboxRepository, MailTemplates, MailService, MailDeliveryWorker],
+  providers: [OutboxRepository, MailTemplates, MailService, MailDeliveryWorker, OutboxMetricsCollector],
   exports: [MailService, MailTemplates, MailDeliveryWorker],
 })
 export class MailModule {}

@@ -14,6 +14,7 @@ import { decrypt, encrypt } from '../common/aes-gcm.js';
 import { addSeconds, Clock } from '../common/clock.js';
 import { SecretKeys } from '../common/secret-keys.js';
 import { AppConfig } from '../config/app-config.js';
+import { Metrics } from '../metrics/metrics.js';
 import { type ClaimedMessage, OutboxRepository } from './outbox.repository.js';
 import { MailTemplateName, MailTemplates } from './mail-templates.service.js';
 
@@ -42,6 +43,7 @@ export class MailService {
     private readonly keys: SecretKeys,
     @Inject(AppConfig) private readonly config: AppConfig,
     private readonly clock: Clock,
+    private readonly metrics: Metrics,
   ) {
     const subscriber: EntitySubscriberInterface = {
       afterTransactionCommit: (event: TransactionCommitEvent) => {
@@ -140,8 +142,8 @@ export class MailService {
   private claim(filter: { id?: string; limit?: number }): Promise<ClaimedMessage[]> {
     const now = this.clock.now();
     // Longer than a send can take (the transport's timeouts are MAIL_SEND_TIMEOUT_MS each), so a
-    // message is never claimed again while its first send is still under way.
-    return this.outbox.claim(filter, now, addSeconds(now, (3 * this.config.MAIL_SEND_TIMEOUT_MS) / 1000 + 30));
+    // message is never claimed again while its first send is still under way (MAIL_LEASE_SECONDS).
+    return this.outbox.claim(filter, now, addSeconds(now, this.config.mailLeaseSeconds));
   }
 
   private async deliverRow(row: ClaimedMessage): Promise<boolean> {
@@ -155,12 +157,14 @@ export class MailService {
           nextAttemptAt: this.clock.now(),
           reason: 'expired before delivery',
         });
+        this.metrics.mailDeliveryFailed('given_up');
         return false;
       }
       const rendered = this.templates.render(row.template as MailTemplateName, row.locale, data);
       const info = await this.mailer.sendMail({ to: row.to, ...rendered });
       if (!this.config.SMTP_URL) this.writeEml(row.id, info.message as Buffer);
       await this.outbox.markSent(row.id, this.clock.now());
+      this.metrics.mailDelivered();
       // The template's name, never its data (codes, links).
       this.logger.log(`Delivered message ${row.id} (${row.template}, attempt ${row.attempts})`);
       return true;
@@ -169,6 +173,7 @@ export class MailService {
       const giveUp = row.attempts >= this.config.MAIL_MAX_ATTEMPTS;
       const backoff = Math.min(MAX_BACKOFF_SECONDS, 5 * 2 ** (row.attempts - 1));
       await this.outbox.markFailed(row.id, { giveUp, nextAttemptAt: addSeconds(this.clock.now(), backoff), reason });
+      this.metrics.mailDeliveryFailed(giveUp ? 'given_up' : 'retrying');
       this.logger.warn(
         `Delivery of message ${row.id} (${row.template}) failed, attempt ${row.attempts}: ${reason}` +
           (giveUp ? '; giving up' : `; retrying in ${backoff}s`),

@@ -63,6 +63,18 @@ export class OutboxRepository {
     }));
   }
 
+  /**
+   * Messages not yet delivered nor given up (pending, or being sent) and when the oldest of them
+   * was queued: one aggregate over the rows the due index covers.
+   */
+  async backlog(): Promise<{ pending: number; oldestCreatedAt: Date | null }> {
+    const [row] = await queryRows<{ pending: number; oldest: Date | null }>(
+      this.dataSource,
+      `SELECT count(*)::int AS pending, min(created_at) AS oldest FROM mail_outbox WHERE status IN ('pending', 'sending')`,
+    );
+    return { pending: Number(row?.pending ?? 0), oldestCreatedAt: row?.oldest ? new Date(row.oldest) : null };
+  }
+
   async isSent(id: string): Promise<boolean> {
     const row = await this.dataSource.getRepository(MailOutbox).findOne({ where: { id }, select: { status: true } });
     return row?.status === 'sent';

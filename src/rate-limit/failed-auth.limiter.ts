@@ -8,7 +8,8 @@ const WINDOW_MS = 60_000;
 /**
  * Failed authentications (no token, a wrong one, an expired one) counted per client address, so
  * guessing tokens gets RATE_LIMIT_FAILED_AUTH_PER_MINUTE tries a minute, then 429s. Only failures
- * are counted: a client whose token works is never slowed by this.
+ * are counted: a client whose token works is never slowed by this. While Redis is down these
+ * count per process (a failure to authenticate is not a code check: the request fails anyway).
  */
 @Injectable()
 export class FailedAuthLimiter {

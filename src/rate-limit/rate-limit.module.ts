@@ -12,6 +12,7 @@ export class RateLimitStorageModule {}
 
 @Module({
   imports: [
+    RateLimitStorageModule,
     ThrottlerModule.forRootAsync({
       imports: [RateLimitStorageModule],
       inject: [AppConfig, RateLimitStorage],

@@ -5,6 +5,7 @@ import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { runDetached } from '../common/run-detached.js';
 import { AppConfig } from '../config/app-config.js';
 import { MailService } from '../mail/mail.service.js';
+import { Metrics } from '../metrics/metrics.js';
 import type { User } from '../users/user.entity.js';
 import { UsersService } from '../users/users.service.js';
 import { EmailCodesService, formatEmailCode, SECOND_FACTOR_PURPOSE } from './email-codes.service.js';
@@ -44,6 +45,7 @@ export class EmailCodeSender {
     private readonly mail: MailService,
     private readonly audit: AuditService,
     @Inject(AppConfig) private readonly config: AppConfig,
+    private readonly metrics: Metrics,
   ) {}
 
   /** Where the user's codes stand: how many are valid, until when, and the cooldown left. */
@@ -102,6 +104,8 @@ export class EmailCodeSender {
       return { before, sent: { expiresAt: issued.expiresAt, outboxId } };
     });
     if (!decision.sent) return decision.before;
+    // Counted once the code and its message are committed; the delivery has counters of its own.
+    this.metrics.codeSent('email');
     const { before } = decision;
     const { expiresAt, outboxId } = decision.sent;
     const delivery = this.mail.deliverNow([outboxId]);

@@ -7,6 +7,7 @@ import { addSeconds, Clock } from '../common/clock.js';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { DomainEvents } from '../common/domain-events.js';
 import { AppConfig } from '../config/app-config.js';
+import { Metrics } from '../metrics/metrics.js';
 import type { Session } from '../auth/session.entity.js';
 import type { User } from '../users/user.entity.js';
 import { UsersService } from '../users/users.service.js';
@@ -72,6 +73,7 @@ export class TwoFactorService {
     private readonly clock: Clock,
     @Inject(AppConfig) private readonly config: AppConfig,
     @Inject(SECOND_FACTOR_STRATEGIES) strategies: SecondFactorStrategy[],
+    private readonly metrics: Metrics,
   ) {
     this.strategies = new Map(strategies.map((strategy) => [strategy.method, strategy]));
   }
@@ -139,7 +141,11 @@ export class TwoFactorService {
 
     // Checked before anything else: a locked account neither gets codes mailed nor has them checked.
     const lockedUntil = await this.failures.lockedUntil(user.id);
-    if (lockedUntil) throw this.lockedError({ ...(await state(offered)), lockedUntil });
+    if (lockedUntil) {
+      // A code sent to a locked account is an attempt refused unchecked; without one, nothing was tried.
+      if (code) this.metrics.secondFactorVerified(this.acceptedMethod(attempt.method ?? offered, available) ?? offered, 'locked');
+      throw this.lockedError({ ...(await state(offered)), lockedUntil });
+    }
 
     if (!code) throw new TwoFactorError(ErrorCode.TwoFactorRequired, 'TOTP Required', await state(offered, true));
 
@@ -292,10 +298,15 @@ export class TwoFactorService {
   ): Promise<SecondFactorVerification & { refusedLockedUntil?: Date }> {
     const reservation = await this.failures.reserve(user.id, SECOND_FACTOR_PURPOSE, db);
     if (reservation.refused === 'locked') {
+      this.metrics.secondFactorVerified(method, 'locked');
       return { verdict: 'invalid', maxAttemptsReached: false, lockedUntil: null, refusedLockedUntil: reservation.lockedUntil };
     }
-    if (reservation.refused === 'exhausted') return { verdict: 'invalid', maxAttemptsReached: true, lockedUntil: null };
+    if (reservation.refused === 'exhausted') {
+      this.metrics.secondFactorVerified(method, 'exhausted');
+      return { verdict: 'invalid', maxAttemptsReached: true, lockedUntil: null };
+    }
     const verdict = await this.strategy(method).verify(user, code, db);
+    this.metrics.secondFactorVerified(method, verdict === 'verified' ? 'success' : verdict);
     if (verdict === 'verified') {
       await this.failures.settleSuccess(user.id, SECOND_FACTOR_PURPOSE, db);
       if (method === 'backup') {
@@ -306,8 +317,10 @@ export class TwoFactorService {
       return { verdict, maxAttemptsReached: false, lockedUntil: null };
     }
     const outcome = await this.failures.settleFailure(user.id, SECOND_FACTOR_PURPOSE, reservation, db);
-    if (outcome.lockedUntil)
+    if (outcome.lockedUntil) {
       await this.audit.record({ userId: user.id, type: 'lockout', outcome: 'failure', method, client }, db);
+      this.metrics.lockedOut();
+    }
     if (outcome.maxAttemptsReached) await this.codes.invalidateAll(user.id, SECOND_FACTOR_PURPOSE, db);
     return { verdict, ...outcome };
   }

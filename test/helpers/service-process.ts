@@ -26,7 +26,10 @@ export interface ServiceProcess {
   readonly base: string;
   readonly child: ChildProcess;
   readonly exited: Promise<Exit>;
+  /** stdout and stderr as written, interleaved. */
   output(): string;
+  /** The log: stdout's lines, each parsed as the JSON object it must be (throws on one that is not). */
+  logs(): ServiceLogEntry[];
   /** Resolves with the exit, or 'timeout' if the process is still running after `ms`. */
   exit(ms: number): Promise<Exit | 'timeout'>;
   kill(): Promise<void>;
@@ -41,7 +44,11 @@ export async function startService(buildDir: string, env: Record<string, string>
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  let stdout = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+    stdout += chunk.toString();
+  });
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<Exit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   const service: ServiceProcess = {
@@ -49,6 +56,7 @@ export async function startService(buildDir: string, env: Record<string, string>
     child,
     exited,
     output: () => output,
+    logs: () => parseLogLines(stdout),
     exit: (ms) => Promise.race([exited, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), ms))]),
     async kill() {
       if (child.exitCode === null && child.signalCode === null) {
@@ -132,6 +140,40 @@ export async function holdRequests(base: string, count: number): Promise<HeldReq
   };
 }
 
-/** Those of `lines` that `output` holds, in the order it holds them: equal to `lines` when all are there, in order. */
-export const linesInOutputOrder = (output: string, lines: string[]): string[] =>
-  lines.filter((line) => output.includes(line)).sort((a, b) => output.indexOf(a) - output.indexOf(b));
+/** One line of the service's log (JSON, from pino). */
+export interface ServiceLogEntry {
+  level: string;
+  time: string;
+  msg?: string;
+  context?: string;
+  [field: string]: unknown;
+}
+
+/** Every complete line of `text`, parsed; throws on a line that is not a JSON object. */
+export function parseLogLines(text: string): ServiceLogEntry[] {
+  const complete = text.slice(0, text.lastIndexOf('\n') + 1);
+  return complete
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => {
+      let entry: unknown;
+      try {
+        entry = JSON.parse(line);
+      } catch {
+        throw new Error(`a log line is not JSON: ${line}`);
+      }
+      if (entry === null || typeof entry !== 'object' || Array.isArray(entry))
+        throw new Error(`a log line is not a JSON object: ${line}`);
+      return entry as ServiceLogEntry;
+    });
+}
+
+/** Those of `messages` the log has (as a line's `msg`), in the order of their first line: equal to `messages` when all are there, in order. */
+export function messagesInLogOrder(logs: ServiceLogEntry[], messages: string[]): string[] {
+  const at = (message: string) => logs.findIndex((entry) => entry.msg === message);
+  return messages.filter((message) => at(message) >= 0).sort((a, b) => at(a) - at(b));
+}
+
+/** The log's error and fatal lines. */
+export const errorLines = (logs: ServiceLogEntry[]): ServiceLogEntry[] =>
+  logs.filter((entry) => entry.level === 'error' || entry.level === 'fatal');

@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { ConsoleLogger } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import pg from 'pg';
 import { inject } from 'vitest';
@@ -11,9 +10,12 @@ import { AppModule } from '../../src/app.module.js';
 import { Clock } from '../../src/common/clock.js';
 import { loadConfig, type AppConfig } from '../../src/config/app-config.js';
 import { configureApp } from '../../src/configure-app.js';
-import { fastifyOptions, loggerLevels } from '../../src/create-app.js';
+import { fastifyOptions } from '../../src/create-app.js';
+import { bootstrapLogger, LOG_DESTINATION } from '../../src/logging/logging.module.js';
+import { loggerParams } from '../../src/logging/logger.options.js';
 import { DataSource } from 'typeorm';
 import { MailDeliveryWorker } from '../../src/mail/mail-delivery.worker.js';
+import { forgetRootLogger, LogCapture } from './log-capture.js';
 import { SmtpSink } from './smtp-sink.js';
 import { TestClock } from './test-clock.js';
 
@@ -25,6 +27,8 @@ export interface TestApp {
   mail: SmtpSink;
   db: DataSource;
   worker: MailDeliveryWorker;
+  /** Everything the application logged, through the service's own pino set-up (JSON lines). */
+  logs: LogCapture;
   close(): Promise<void>;
 }
 
@@ -69,15 +73,18 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     ...env,
   });
   const clock = new TestClock();
+  const logs = new LogCapture();
+  forgetRootLogger();
   const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] })
-    // The testing module's own logger prints errors only; the app logs at LOG_LEVEL as in production.
-    .setLogger(new ConsoleLogger({ logLevels: loggerLevels(config.LOG_LEVEL) }))
+    // The production logger at LOG_LEVEL, writing to the capture instead of stdout.
+    .setLogger(bootstrapLogger(await loggerParams(config, logs)))
+    .overrideProvider(LOG_DESTINATION)
+    .useValue(logs)
     .overrideProvider(Clock)
     .useValue(clock)
     .compile();
   const app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(fastifyOptions(config)), {
     bodyParser: false,
-    logger: loggerLevels(config.LOG_LEVEL),
   });
   await configureApp(app);
   await app.listen(0, '127.0.0.1');
@@ -91,6 +98,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     mail,
     db: app.get(DataSource),
     worker: app.get(MailDeliveryWorker),
+    logs,
     async close() {
       await app.close();
       await mail.stop();

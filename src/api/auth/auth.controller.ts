@@ -23,23 +23,19 @@ import {
 } from './dto/auth.dto.js';
 import { S2, S2Access, S2Auth, S2Client, type S2Context, tokenFailure } from './s2-auth.guard.js';
 import { ACCESS_ERRORS, S2Controller, S2Operation, SERVER_ERRORS, TWO_FACTOR_TOKEN_ERRORS } from './s2-openapi.js';
+import {
+  S2LoginResponseDto,
+  S2RecoverResponseDto,
+  S2RefreshResponseDto,
+  S2StatusResponseDto,
+  S2StepUpResponseDto,
+  S2SuccessResponseDto,
+} from './dto/s2-responses.dto.js';
+import { S2_EXAMPLE_JWT, S2_EXAMPLE_PRINCIPAL, S2_EXAMPLE_SESSION_ID } from './s2-examples.js';
 import { presentLogin, presentPrincipal, presentStepUp } from './s2-presenters.js';
+import { CodeCheck } from '../../rate-limit/rate-limit.guard.js';
 import { S2TokenIssuer } from './s2-token-issuer.js';
 import type { AuthenticatedSession } from '../../auth/sessions.service.js';
-
-const EXAMPLE_PRINCIPAL = {
-  id: 'ExampleUserId0001',
-  name: 'Alice Example',
-  email: 'alice@example.com',
-  identityProviders: ['password'],
-  roles: ['user'],
-  emailVerified: true,
-  lastActive: '2026-01-01T12:00:00.000Z',
-  twoFactorAuthEnabled: true,
-  preferredTwoFactorMethod: 'email',
-  twoFactorMethods: ['email'],
-  createdAt: '2025-12-01T09:00:00.000Z',
-};
 
 /** The second factor a surface-2 body carries: an email code or a TOTP code; neither is NO_2FA_CODE_PROVIDED. */
 export function attemptOf(body: SecondFactorCodesDto): TwoFactorAttempt & { code: string } {
@@ -77,13 +73,18 @@ export class AuthController {
       'Answers `{success:true}` whatever happens: a taken address gets a security alert mailed instead of an error, so the ' +
       'answer tells nobody who has an account. Email 2FA is on for password registrations (effective once the address is verified).',
     path: '/api/auth/register',
+    type: S2SuccessResponseDto,
     ok: { success: true },
     errors: [ErrorCode.AlreadyAuthenticated, ErrorCode.InvalidEmail, ErrorCode.PasswordPolicy, ErrorCode.InvalidName],
   })
   @Post('register')
   @HttpCode(200)
   @S2Auth({ access: 'lenient' })
-  async register(@Body() body: RegisterRequestDto, @Query() query: LocaleQueryDto, @S2() s2: S2Context) {
+  async register(
+    @Body() body: RegisterRequestDto,
+    @Query() query: LocaleQueryDto,
+    @S2() s2: S2Context,
+  ): Promise<S2SuccessResponseDto> {
     if (s2.access) throw new DomainError(ErrorCode.AlreadyAuthenticated, 'Login not required: user is already authenticated.');
     await this.accounts.registerQuietly({ email: body.email, password: body.password, name: body.name, locale: query.locale });
     return { success: true };
@@ -95,17 +96,19 @@ export class AuthController {
       'Without a second factor: access and refresh tokens. With one: `twoFactorRequired: true` and a two-factor token (no ' +
       'access or refresh token); the code is mailed now when the preferred method is email. Finish with 2fa/login.',
     path: '/api/auth/login',
-    ok: presentLogin({ user: EXAMPLE_PRINCIPAL as never, accessToken: 'eyJhbGciOi...', refreshToken: 'eyJhbGciOi...' }),
-    errors: [ErrorCode.InvalidCredentials, ErrorCode.TwoFactorLocked, ...SERVER_ERRORS],
+    type: S2LoginResponseDto,
+    ok: presentLogin({ user: S2_EXAMPLE_PRINCIPAL, accessToken: S2_EXAMPLE_JWT, refreshToken: S2_EXAMPLE_JWT }),
+    errors: [ErrorCode.InvalidCredentials, ErrorCode.TwoFactorLocked, ...SERVER_ERRORS, ErrorCode.RateLimitUnavailable],
   })
   @Post('login')
   @HttpCode(200)
+  @CodeCheck()
   async passwordLogin(
     @Body() body: LoginRequestDto,
     @Query() query: LocaleQueryDto,
     @S2Client() client: ClientInfo,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ) {
+  ): Promise<S2LoginResponseDto> {
     const started = await this.login.startTokenLogin(
       { email: body.email },
       { plain: body.password },
@@ -127,7 +130,8 @@ export class AuthController {
     summary: 'Finish a login with the second factor',
     description: 'The emailed code as `email`, or the authenticator code as `totp`. Clears the two-factor cookie.',
     path: '/api/auth/2fa/login',
-    ok: presentLogin({ user: EXAMPLE_PRINCIPAL as never, accessToken: 'eyJhbGciOi...', refreshToken: 'eyJhbGciOi...' }),
+    type: S2LoginResponseDto,
+    ok: presentLogin({ user: S2_EXAMPLE_PRINCIPAL, accessToken: S2_EXAMPLE_JWT, refreshToken: S2_EXAMPLE_JWT }),
     errors: [
       ErrorCode.TwoFactorCodeMissing,
       ErrorCode.TwoFactorInvalid,
@@ -135,18 +139,20 @@ export class AuthController {
       ErrorCode.TwoFactorMaxAttempts,
       ErrorCode.AlreadyAuthenticated,
       ...TWO_FACTOR_TOKEN_ERRORS,
+      ErrorCode.RateLimitUnavailable,
     ],
     tokens: { twoFactor: true },
   })
   @Post('2fa/login')
   @HttpCode(200)
+  @CodeCheck()
   @S2Auth({ access: 'lenient', twoFactor: 'required' })
   async secondFactorLogin(
     @Body() body: CompleteLoginDto,
     @S2() s2: S2Context,
     @S2Client() client: ClientInfo,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ) {
+  ): Promise<S2LoginResponseDto> {
     if (s2.access) throw new DomainError(ErrorCode.AlreadyAuthenticated, 'Login not required: user is already authenticated.');
     const claims = this.loginAttempt(s2);
     const { user, session, token } = await this.login.finishTokenLogin(
@@ -164,24 +170,27 @@ export class AuthController {
     summary: 'Finish a login with a recovery code instead of the authenticator',
     description: 'Each recovery code works once; the owner is told by mail. Answers access, refresh and step-up tokens.',
     path: '/api/auth/2fa/totp/recover',
-    ok: { user: EXAMPLE_PRINCIPAL, accessToken: 'eyJhbGciOi...', refreshToken: 'eyJhbGciOi...', stepUpToken: 'eyJhbGciOi...' },
+    type: S2RecoverResponseDto,
+    ok: { user: S2_EXAMPLE_PRINCIPAL, accessToken: S2_EXAMPLE_JWT, refreshToken: S2_EXAMPLE_JWT, stepUpToken: S2_EXAMPLE_JWT },
     errors: [
       ErrorCode.WrongRecoveryCode,
       ErrorCode.TwoFactorMethodDisabled,
       ErrorCode.TwoFactorMaxAttempts,
       ...TWO_FACTOR_TOKEN_ERRORS,
+      ErrorCode.RateLimitUnavailable,
     ],
     tokens: { twoFactor: true },
   })
   @Post('2fa/totp/recover')
   @HttpCode(200)
+  @CodeCheck()
   @S2Auth({ twoFactor: 'required' })
   async recover(
     @Body() body: RecoverDto,
     @S2() s2: S2Context,
     @S2Client() client: ClientInfo,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ) {
+  ): Promise<S2RecoverResponseDto> {
     const claims = this.loginAttempt(s2);
     const loggedIn = await this.login
       .finishTokenLogin(
@@ -211,13 +220,18 @@ export class AuthController {
       'The refresh token (cookie, or `Authorization: Bearer` on this route) rotates: each works once. Presenting one that was ' +
       'already rotated away revokes the whole session (beyond Singularity: a stolen refresh token is noticed).',
     path: '/api/auth/refresh',
-    ok: { principal: EXAMPLE_PRINCIPAL, accessToken: 'eyJhbGciOi...', refreshToken: 'eyJhbGciOi...' },
+    type: S2RefreshResponseDto,
+    ok: { principal: S2_EXAMPLE_PRINCIPAL, accessToken: S2_EXAMPLE_JWT, refreshToken: S2_EXAMPLE_JWT },
     errors: [ErrorCode.RefreshTokenMissing, ErrorCode.RefreshTokenInvalid, ErrorCode.RefreshTokenExpired],
     tokens: { refresh: true },
   })
   @Post('refresh')
   @HttpCode(200)
-  async refresh(@Req() request: FastifyRequest, @Body() _body: SessionInfoDto, @Res({ passthrough: true }) reply: FastifyReply) {
+  async refresh(
+    @Req() request: FastifyRequest,
+    @Body() _body: SessionInfoDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<S2RefreshResponseDto> {
     let claims;
     try {
       claims = this.tokens.read('refresh', request);
@@ -237,12 +251,13 @@ export class AuthController {
     summary: 'Log out',
     description: 'Ends the session of the access token (if any, at once) and clears every token cookie.',
     path: '/api/auth/logout',
+    type: S2SuccessResponseDto,
     ok: { success: true },
   })
   @Post('logout')
   @HttpCode(200)
   @S2Auth({ access: 'lenient' })
-  async logout(@S2() s2: S2Context, @Res({ passthrough: true }) reply: FastifyReply) {
+  async logout(@S2() s2: S2Context, @Res({ passthrough: true }) reply: FastifyReply): Promise<S2SuccessResponseDto> {
     if (s2.access) await this.login.logout(s2.access.session.id);
     this.issuer.clearAll(reply);
     return { success: true };
@@ -254,18 +269,21 @@ export class AuthController {
       'The password; a user with a second factor then gets `twoFactorRequired` and a two-factor token (the code is mailed ' +
       'now when the preferred method is email): finish with 2fa/step-up. The step-up token is bound to this session.',
     path: '/api/auth/step-up',
-    ok: presentStepUp({ stepUpToken: 'eyJhbGciOi...' }),
+    type: S2StepUpResponseDto,
+    ok: presentStepUp({ stepUpToken: S2_EXAMPLE_JWT }),
     errors: [
       ...ACCESS_ERRORS,
       ErrorCode.InvalidCredentials,
       ErrorCode.NoPasswordProvider,
       ErrorCode.TwoFactorLocked,
       ...SERVER_ERRORS,
+      ErrorCode.RateLimitUnavailable,
     ],
     tokens: { access: true },
   })
   @Post('step-up')
   @HttpCode(200)
+  @CodeCheck()
   @S2Auth({ access: 'required' })
   async stepUp(
     @Body() body: StepUpDto,
@@ -273,7 +291,7 @@ export class AuthController {
     @S2Access() access: AuthenticatedSession,
     @S2Client() client: ClientInfo,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ) {
+  ): Promise<S2StepUpResponseDto> {
     if (body.password === undefined) throw new DomainError(ErrorCode.InvalidCredentials, 'The password is needed');
     const started = await this.stepUps.start(access, body.password, contextOf(client, query.locale));
     if (started.status === 'stepped-up') return presentStepUp({ stepUpToken: this.issuer.stepUp(reply, access.session) });
@@ -293,7 +311,8 @@ export class AuthController {
   @S2Operation({
     summary: 'Finish a step-up with the second factor',
     path: '/api/auth/2fa/step-up',
-    ok: presentStepUp({ stepUpToken: 'eyJhbGciOi...' }),
+    type: S2StepUpResponseDto,
+    ok: presentStepUp({ stepUpToken: S2_EXAMPLE_JWT }),
     errors: [
       ...ACCESS_ERRORS,
       ...TWO_FACTOR_TOKEN_ERRORS,
@@ -301,11 +320,13 @@ export class AuthController {
       ErrorCode.TwoFactorInvalid,
       ErrorCode.TwoFactorCodeExpired,
       ErrorCode.TwoFactorMaxAttempts,
+      ErrorCode.RateLimitUnavailable,
     ],
     tokens: { access: true, twoFactor: true },
   })
   @Post('2fa/step-up')
   @HttpCode(200)
+  @CodeCheck()
   @S2Auth({ access: 'required', twoFactor: 'required' })
   async secondFactorStepUp(
     @Body() body: SecondFactorCodesDto,
@@ -313,7 +334,7 @@ export class AuthController {
     @S2Access() access: AuthenticatedSession,
     @S2Client() client: ClientInfo,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ) {
+  ): Promise<S2StepUpResponseDto> {
     const claims = s2.twoFactor!;
     // The two-factor token of this very user's step-up in this very session.
     if (claims.purpose !== 'step_up' || claims.sub !== access.user.id || claims.session !== access.session.id) {
@@ -327,6 +348,7 @@ export class AuthController {
   @S2Operation({
     summary: 'What the presented tokens prove',
     path: '/api/auth/status',
+    type: S2StatusResponseDto,
     ok: {
       authenticated: true,
       stepUp: false,
@@ -334,14 +356,14 @@ export class AuthController {
       twoFactorRequired: false,
       preferredTwoFactorMethod: 'email',
       twoFactorMethods: ['email'],
-      sessionId: 'ExampleSession001',
+      sessionId: S2_EXAMPLE_SESSION_ID,
     },
     errors: [ErrorCode.AccessTokenInvalid, ErrorCode.AccessTokenExpired],
     tokens: { access: true, stepUp: true, twoFactor: true, optional: true },
   })
   @Get('status')
   @S2Auth({ access: 'checked' })
-  async status(@Req() request: FastifyRequest, @S2() s2: S2Context) {
+  async status(@Req() request: FastifyRequest, @S2() s2: S2Context): Promise<S2StatusResponseDto> {
     const stepUp = this.valid('step-up', request);
     const twoFactor = this.valid('two-factor', request);
     const access = s2.access;

@@ -257,6 +257,13 @@ export const S2_ERRORS = {
     'The session of the access token could not be read.',
   ),
   [ErrorCode.DatabaseFailure]: FAILURE('DATABASE_FAILURE', 'DatabaseFailure', 'A database operation failed.'),
+  // Not a seed 001 code (Singularity has no shared rate limiter): its naming, and 503 with Retry-After.
+  [ErrorCode.RateLimitUnavailable]: {
+    status: 503,
+    code: 'SERVICE_UNAVAILABLE',
+    error: 'ServiceUnavailable',
+    message: 'Codes and passwords cannot be checked right now; try again in a few seconds.',
+  },
   [ErrorCode.DatabaseEncryptionFailure]: FAILURE(
     'DATABASE_ENCRYPTION_FAILURE',
     'DatabaseEncryptionFailure',

@@ -1,19 +1,23 @@
-import { applyDecorators, Controller, UseFilters } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { applyDecorators, Controller, type Type, UseFilters } from '@nestjs/common';
+import { ApiExtraModels, ApiOkResponse, ApiOperation, ApiResponse, ApiSecurity, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import { DomainError, ErrorCode } from '../../common/domain-error.js';
 import { S2_ERRORS } from './s2-errors.js';
 import { s2ErrorBody, S2ExceptionFilter } from './s2-exception.filter.js';
+import { S2ErrorResponseDto } from './dto/s2-error-response.dto.js';
 
-/** The security schemes of surface 2, named in the OpenAPI document (see configureApp). */
+/**
+ * The security schemes of surface 2, named in the OpenAPI document (see api/openapi-document.ts).
+ * Component names allow letters, digits, ".", "-" and "_" only.
+ */
 export const S2_SECURITY = {
-  accessCookie: 'access_token (cookie)',
+  accessCookie: 'accessTokenCookie',
   /** The access token; on /refresh, the refresh token. */
-  bearer: 'Authorization: Bearer',
-  refreshCookie: 'refresh_token (cookie)',
-  stepUpCookie: 'step_up_token (cookie)',
-  stepUpHeader: 'X-Step-Up-Token',
-  twoFactorCookie: 'two_factor_authentication_token (cookie)',
-  twoFactorHeader: 'X-Two-Factor-Authentication-Token',
+  bearer: 'bearer',
+  refreshCookie: 'refreshTokenCookie',
+  stepUpCookie: 'stepUpTokenCookie',
+  stepUpHeader: 'stepUpTokenHeader',
+  twoFactorCookie: 'twoFactorTokenCookie',
+  twoFactorHeader: 'twoFactorTokenHeader',
 } as const;
 
 /** A controller of surface 2: errors in Singularity's format. */
@@ -38,7 +42,7 @@ function errorResponses(path: string, codes: readonly ErrorCode[]) {
         : {
             content: {
               'application/json': {
-                schema: { $ref: '#/components/schemas/S2Error' },
+                schema: { $ref: getSchemaPath(S2ErrorResponseDto) },
                 examples: Object.fromEntries(
                   list.map((code) => [
                     S2_ERRORS[code].code,
@@ -56,6 +60,8 @@ export interface S2OperationSpec {
   summary: string;
   description?: string;
   path: string;
+  /** The 200 body's schema (a class of dto/s2-responses.dto.ts; `[Class]` for an array). */
+  type: Type<unknown> | [Type<unknown>];
   ok: unknown;
   errors?: readonly ErrorCode[];
   /**
@@ -65,11 +71,16 @@ export interface S2OperationSpec {
   tokens?: { access?: boolean; refresh?: boolean; stepUp?: boolean; twoFactor?: boolean; optional?: boolean; either?: boolean };
 }
 
-/** @ApiOperation, the 200 example, the errors (with validation and rate limits, which every route may answer) and the tokens. */
-export const S2Operation = ({ summary, description, path, ok, errors = [], tokens = {} }: S2OperationSpec) =>
+/**
+ * @ApiOperation, the 200 schema and example, the errors (with validation and rate limits, which
+ * every route may answer) and the tokens.
+ */
+export const S2Operation = ({ summary, description, path, type, ok, errors = [], tokens = {} }: S2OperationSpec) =>
   applyDecorators(
     ApiOperation({ summary, ...(description ? { description } : {}) }),
-    ApiOkResponse({ description: 'Success', example: ok }),
+    ApiOkResponse({ description: 'Success', type, example: ok }),
+    // The error responses reference S2Error by name: the model must be in the document.
+    ApiExtraModels(S2ErrorResponseDto),
     ...errorResponses(path, [...errors, ErrorCode.InvalidParams, ErrorCode.RateLimited]),
     ...securityRequirements(tokens).map((requirement) => ApiSecurity(requirement)),
   );

@@ -1,9 +1,15 @@
 import type { Profile } from '../../account/account.service.js';
 import type { Session } from '../../auth/session.entity.js';
 import type { EnableableMethod } from '../../two-factor/two-factor.types.js';
+import type {
+  S2LoginResponseDto,
+  S2PrincipalResponseDto,
+  S2SessionResponseDto,
+  S2StepUpResponseDto,
+} from './dto/s2-responses.dto.js';
 
 /** Singularity's PrincipalResponse: the user as its clients know them; never a secret. */
-export const presentPrincipal = (profile: Profile, now: Date) => {
+export const presentPrincipal = (profile: Profile, now: Date): S2PrincipalResponseDto => {
   const primary = profile.emails.find((email) => email.isPrimary) ?? profile.emails[0]!;
   return {
     id: profile.user.id,
@@ -20,7 +26,7 @@ export const presentPrincipal = (profile: Profile, now: Date) => {
   };
 };
 
-export type Principal = ReturnType<typeof presentPrincipal>;
+export type Principal = S2PrincipalResponseDto;
 
 /** Singularity's LoginResponse: every field present, the ones that do not apply null. */
 export const presentLogin = (fields: {
@@ -30,7 +36,7 @@ export const presentLogin = (fields: {
   twoFactorMethods?: EnableableMethod[] | null;
   preferredTwoFactorMethod?: EnableableMethod | null;
   twoFactorAuthenticationToken?: string | null;
-}) => ({
+}): S2LoginResponseDto => ({
   user: fields.user,
   accessToken: fields.accessToken ?? null,
   refreshToken: fields.refreshToken ?? null,
@@ -47,7 +53,7 @@ export const presentStepUp = (fields: {
   twoFactorMethods?: EnableableMethod[] | null;
   preferredTwoFactorMethod?: EnableableMethod | null;
   twoFactorAuthenticationToken?: string | null;
-}) => ({
+}): S2StepUpResponseDto => ({
   stepUpToken: fields.stepUpToken ?? null,
   twoFactorRequired: Boolean(fields.twoFactorAuthenticationToken),
   twoFactorMethods: fields.twoFactorMethods ?? null,
@@ -55,7 +61,7 @@ export const presentStepUp = (fields: {
   twoFactorAuthenticationToken: fields.twoFactorAuthenticationToken ?? null,
 });
 
-export const presentSession = (session: Session) => ({
+export const presentSession = (session: Session): S2SessionResponseDto => ({
   id: session.id,
   browser: session.browser,
   os: session.os,

@@ -5,6 +5,8 @@ import { SessionsService } from '../../auth/sessions.service.js';
 import { DomainError, ErrorCode } from '../../common/domain-error.js';
 import { S2Access, S2Auth } from './s2-auth.guard.js';
 import { ACCESS_ERRORS, S2Controller, S2Operation } from './s2-openapi.js';
+import { S2SessionResponseDto, S2SuccessResponseDto } from './dto/s2-responses.dto.js';
+import { S2_EXAMPLE_SESSION_ID } from './s2-examples.js';
 import { presentSession } from './s2-presenters.js';
 import { S2TokenIssuer } from './s2-token-issuer.js';
 
@@ -19,9 +21,10 @@ export class SessionsController {
   @S2Operation({
     summary: "The caller's sessions, most recently used first",
     path: '/api/users/me/sessions',
+    type: [S2SessionResponseDto],
     ok: [
       {
-        id: 'ExampleSession001',
+        id: S2_EXAMPLE_SESSION_ID,
         browser: 'Firefox 133',
         os: 'Linux',
         ipAddress: '192.0.2.10',
@@ -33,13 +36,14 @@ export class SessionsController {
   })
   @Get()
   @S2Auth({ access: 'required' })
-  async list(@S2Access() access: AuthenticatedSession) {
+  async list(@S2Access() access: AuthenticatedSession): Promise<S2SessionResponseDto[]> {
     return (await this.sessions.listInteractiveSessions(access.user.id)).map(presentSession);
   }
 
   @S2Operation({
     summary: "End one of the caller's sessions (its tokens stop working at once)",
     path: '/api/users/me/sessions/{id}',
+    type: S2SuccessResponseDto,
     ok: { success: true },
     errors: [...ACCESS_ERRORS, ErrorCode.NotFound],
     tokens: { access: true },
@@ -51,7 +55,7 @@ export class SessionsController {
     @Param('id') id: string,
     @S2Access() access: AuthenticatedSession,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ) {
+  ): Promise<S2SuccessResponseDto> {
     // Session ids are 17 characters of Meteor's alphabet (32 at most in the column): anything else is no session of theirs.
     if (!/^[0-9A-Za-z]{1,32}$/.test(id) || !(await this.sessions.revokeOwnSession(access.user.id, id))) {
       throw new DomainError(ErrorCode.NotFound, 'No such session');
@@ -64,6 +68,7 @@ export class SessionsController {
     summary: 'Log out everywhere: end every session of the caller',
     description: "Login tokens of surface 1 too; personal access tokens stay. Clears this client's cookies.",
     path: '/api/users/me/sessions',
+    type: S2SuccessResponseDto,
     ok: { success: true },
     errors: ACCESS_ERRORS,
     tokens: { access: true },
@@ -71,7 +76,10 @@ export class SessionsController {
   @Delete()
   @HttpCode(200)
   @S2Auth({ access: 'required' })
-  async revokeAll(@S2Access() access: AuthenticatedSession, @Res({ passthrough: true }) reply: FastifyReply) {
+  async revokeAll(
+    @S2Access() access: AuthenticatedSession,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<S2SuccessResponseDto> {
     await this.sessions.revokeOtherLoginSessions(access.user.id, null);
     this.issuer.clearAll(reply);
     return { success: true };

@@ -20,22 +20,16 @@ import {
   STEP_UP_ERRORS,
   TWO_FACTOR_TOKEN_ERRORS,
 } from './s2-openapi.js';
+import {
+  S2EmailCodeSentResponseDto,
+  S2EmailCooldownResponseDto,
+  S2PrincipalResponseDto,
+  S2TotpSetupResponseDto,
+} from './dto/s2-responses.dto.js';
+import { S2_EXAMPLE_PRINCIPAL } from './s2-examples.js';
 import { presentPrincipal } from './s2-presenters.js';
 import { TotpSetupTokens } from './totp-setup-tokens.js';
-
-const PRINCIPAL_EXAMPLE = {
-  id: 'ExampleUserId0001',
-  name: 'Alice Example',
-  email: 'alice@example.com',
-  identityProviders: ['password'],
-  roles: ['user'],
-  emailVerified: true,
-  lastActive: '2026-01-01T12:00:00.000Z',
-  twoFactorAuthEnabled: true,
-  preferredTwoFactorMethod: 'email',
-  twoFactorMethods: ['email'],
-  createdAt: '2025-12-01T09:00:00.000Z',
-};
+import { CodeCheck } from '../../rate-limit/rate-limit.guard.js';
 
 /** What @Requires2FA means on surface 2: an access token, and a step-up token of the same session. */
 const STEP_UP = { access: true, stepUp: true } as const;
@@ -55,7 +49,8 @@ export class TwoFactorAuthController {
   @S2Operation({
     summary: 'Pick the method asked for first',
     path: '/api/auth/2fa/preferred-method',
-    ok: PRINCIPAL_EXAMPLE,
+    type: S2PrincipalResponseDto,
+    ok: S2_EXAMPLE_PRINCIPAL,
     errors: [...ACCESS_ERRORS, ...STEP_UP_ERRORS, ErrorCode.TwoFactorMethodDisabled],
     tokens: STEP_UP,
   })
@@ -63,7 +58,10 @@ export class TwoFactorAuthController {
   @HttpCode(200)
   @S2Auth({ access: 'required' })
   @Requires2FA()
-  async preferredMethod(@Body() body: PreferredMethodDto, @S2Access() access: AuthenticatedSession) {
+  async preferredMethod(
+    @Body() body: PreferredMethodDto,
+    @S2Access() access: AuthenticatedSession,
+  ): Promise<S2PrincipalResponseDto> {
     await this.methods.setPreferredMethod(access.user, body.method);
     return this.principal(access.user.id, access.user);
   }
@@ -74,6 +72,7 @@ export class TwoFactorAuthController {
       "With an access token, for its user; else for the two-factor token's pending attempt. One code per " +
       'EMAIL_CODE_RESEND_AFTER_SECONDS (60): `cooldown` is the wait before the next; inside it, EMAIL_COOLDOWN_ACTIVE.',
     path: '/api/auth/2fa/email/send',
+    type: S2EmailCodeSentResponseDto,
     ok: { cooldown: 60 },
     errors: [
       ...ACCESS_ERRORS,
@@ -89,7 +88,11 @@ export class TwoFactorAuthController {
   @Post('email/send')
   @HttpCode(200)
   @S2Auth({ access: 'checked', twoFactor: 'unless-access' })
-  async sendEmailCode(@Query() query: LocaleQueryDto, @S2() s2: S2Context, @S2Client() client: ClientInfo) {
+  async sendEmailCode(
+    @Query() query: LocaleQueryDto,
+    @S2() s2: S2Context,
+    @S2Client() client: ClientInfo,
+  ): Promise<S2EmailCodeSentResponseDto> {
     const user = await this.subjectOf(s2);
     if (!user.passwordHash)
       throw new DomainError(ErrorCode.NoPasswordProvider, 'The user needs a password for two-factor authentication');
@@ -105,13 +108,14 @@ export class TwoFactorAuthController {
   @S2Operation({
     summary: 'Seconds before another code may be mailed',
     path: '/api/auth/2fa/email/cooldown',
+    type: S2EmailCooldownResponseDto,
     ok: { remaining: 42 },
     errors: [...ACCESS_ERRORS, ...TWO_FACTOR_TOKEN_ERRORS],
     tokens: { access: true, twoFactor: true, either: true },
   })
   @Get('email/cooldown')
   @S2Auth({ access: 'checked', twoFactor: 'unless-access' })
-  async cooldown(@S2() s2: S2Context) {
+  async cooldown(@S2() s2: S2Context): Promise<S2EmailCooldownResponseDto> {
     const user = await this.subjectOf(s2);
     return { remaining: (await this.sender.status(user.id)).cooldownSeconds };
   }
@@ -122,7 +126,8 @@ export class TwoFactorAuthController {
       'Mail the code with 2fa/email/send first. Every other session of the user ends and every access token of the user ' +
       'stops working (the client refreshes); the owner gets a security alert.',
     path: '/api/auth/2fa/email/enable',
-    ok: PRINCIPAL_EXAMPLE,
+    type: S2PrincipalResponseDto,
+    ok: S2_EXAMPLE_PRINCIPAL,
     errors: [
       ErrorCode.TwoFactorMethodAlreadyEnabled,
       ErrorCode.NoPasswordProvider,
@@ -133,11 +138,13 @@ export class TwoFactorAuthController {
       ErrorCode.TwoFactorMaxAttempts,
       ErrorCode.UserNotFound,
       ...SERVER_ERRORS,
+      ErrorCode.RateLimitUnavailable,
     ],
     tokens: STEP_UP,
   })
   @Post('email/enable')
   @HttpCode(200)
+  @CodeCheck()
   @S2Auth({ access: 'required' })
   @Requires2FA()
   async enableEmail(
@@ -145,7 +152,7 @@ export class TwoFactorAuthController {
     @Query() query: LocaleQueryDto,
     @S2Access() access: AuthenticatedSession,
     @S2Client() client: ClientInfo,
-  ) {
+  ): Promise<S2PrincipalResponseDto> {
     await this.methods.enableEmailWithCode(access.user, body.code, access.session.id, client, query.locale);
     return this.principal(access.user.id, access.user);
   }
@@ -154,7 +161,8 @@ export class TwoFactorAuthController {
     summary: 'Turn email 2FA off',
     description: 'Not the only method (CANNOT_DISABLE_ONLY_TWO_FACTOR_METHOD); the owner gets a security alert.',
     path: '/api/auth/2fa/email',
-    ok: PRINCIPAL_EXAMPLE,
+    type: S2PrincipalResponseDto,
+    ok: S2_EXAMPLE_PRINCIPAL,
     errors: [
       ...ACCESS_ERRORS,
       ...STEP_UP_ERRORS,
@@ -167,7 +175,11 @@ export class TwoFactorAuthController {
   @HttpCode(200)
   @S2Auth({ access: 'required' })
   @Requires2FA()
-  async disableEmail(@Query() query: LocaleQueryDto, @S2Access() access: AuthenticatedSession, @S2Client() client: ClientInfo) {
+  async disableEmail(
+    @Query() query: LocaleQueryDto,
+    @S2Access() access: AuthenticatedSession,
+    @S2Client() client: ClientInfo,
+  ): Promise<S2PrincipalResponseDto> {
     await this.methods.disableEmail(access.user, client, { keepOne: true, reportUnchanged: true, locale: query.locale });
     return this.principal(access.user.id, access.user);
   }
@@ -177,6 +189,7 @@ export class TwoFactorAuthController {
     description:
       'Confirm with POST 2fa/totp/setup and the `token` (valid TWO_FACTOR_TOKEN_TTL_SECONDS); the recovery codes work once TOTP is on.',
     path: '/api/auth/2fa/totp/setup',
+    type: S2TotpSetupResponseDto,
     ok: {
       secret: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP',
       totpAuthUrl: 'otpauth://totp/Two-Factor:alice?secret=...',
@@ -189,7 +202,7 @@ export class TwoFactorAuthController {
   @Get('totp/setup')
   @S2Auth({ access: 'required' })
   @Requires2FA()
-  async totpSetup(@S2Access() access: AuthenticatedSession) {
+  async totpSetup(@S2Access() access: AuthenticatedSession): Promise<S2TotpSetupResponseDto> {
     const setup = await this.methods.beginTotpSetupWithRecoveryCodes(access.user);
     return {
       secret: setup.secret,
@@ -203,18 +216,21 @@ export class TwoFactorAuthController {
     summary: 'Confirm TOTP set-up with a code from the app',
     description: 'TOTP becomes the preferred method; every other session ends; the owner gets a security alert.',
     path: '/api/auth/2fa/totp/setup',
-    ok: { ...PRINCIPAL_EXAMPLE, preferredTwoFactorMethod: 'totp', twoFactorMethods: ['totp', 'email'] },
+    type: S2PrincipalResponseDto,
+    ok: { ...S2_EXAMPLE_PRINCIPAL, preferredTwoFactorMethod: 'totp', twoFactorMethods: ['totp', 'email'] },
     errors: [
       ...ACCESS_ERRORS,
       ...STEP_UP_ERRORS,
       ErrorCode.TwoFactorInvalid,
       ErrorCode.TotpSetupTokenInvalid,
       ErrorCode.TotpSetupTokenExpired,
+      ErrorCode.RateLimitUnavailable,
     ],
     tokens: STEP_UP,
   })
   @Post('totp/setup')
   @HttpCode(200)
+  @CodeCheck()
   @S2Auth({ access: 'required' })
   @Requires2FA()
   async confirmTotp(
@@ -222,7 +238,7 @@ export class TwoFactorAuthController {
     @Query() query: LocaleQueryDto,
     @S2Access() access: AuthenticatedSession,
     @S2Client() client: ClientInfo,
-  ) {
+  ): Promise<S2PrincipalResponseDto> {
     const fingerprint = this.setupTokens.verify(body.token, access.user.id);
     await this.methods
       .enableTotp(access.user, body.code, access.session.id, client, {
@@ -245,7 +261,8 @@ export class TwoFactorAuthController {
   @S2Operation({
     summary: 'Turn TOTP off (and its recovery codes)',
     path: '/api/auth/2fa/totp',
-    ok: PRINCIPAL_EXAMPLE,
+    type: S2PrincipalResponseDto,
+    ok: S2_EXAMPLE_PRINCIPAL,
     errors: [
       ...ACCESS_ERRORS,
       ...STEP_UP_ERRORS,
@@ -258,7 +275,11 @@ export class TwoFactorAuthController {
   @HttpCode(200)
   @S2Auth({ access: 'required' })
   @Requires2FA()
-  async disableTotp(@Query() query: LocaleQueryDto, @S2Access() access: AuthenticatedSession, @S2Client() client: ClientInfo) {
+  async disableTotp(
+    @Query() query: LocaleQueryDto,
+    @S2Access() access: AuthenticatedSession,
+    @S2Client() client: ClientInfo,
+  ): Promise<S2PrincipalResponseDto> {
     await this.methods.disableTotp(access.user, client, { keepOne: true, reportUnchanged: true, locale: query.locale });
     return this.principal(access.user.id, access.user);
   }
@@ -274,7 +295,7 @@ export class TwoFactorAuthController {
   }
 
   /** The user as they are now (the change just made included). */
-  private async principal(userId: string, fallback: User) {
+  private async principal(userId: string, fallback: User): Promise<S2PrincipalResponseDto> {
     const user = (await this.accounts.findUser(userId)) ?? fallback;
     return presentPrincipal(await this.accounts.profileOf(user), this.clock.now());
   }

@@ -1,6 +1,6 @@
 import { applyDecorators, CanActivate, createParamDecorator, ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { ApiHeader } from '@nestjs/swagger';
+import { ApiHeader, ApiSecurity } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { SessionsService, type AuthenticatedSession } from '../../auth/sessions.service.js';
 import { DomainError, ErrorCode } from '../../common/domain-error.js';
@@ -13,8 +13,8 @@ import { REQUIRES_2FA, type Requires2FAOptions } from '../../two-factor/two-fact
 import { validateBodyEarly } from '../shared/validation-pipe.js';
 import { clientInfoOf } from '../../two-factor/two-factor.guard.js';
 import type { TwoFactorAttempt, TwoFactorSubject } from '../../two-factor/two-factor.types.js';
-import { AUTHENTICATED_ROUTE } from '../../rate-limit/rate-limit.guard.js';
-import { V1ErrorResponse } from './v1-openapi.js';
+import { AUTHENTICATED_ROUTE, CodeCheck } from '../../rate-limit/rate-limit.guard.js';
+import { V1_SECURITY, V1ErrorResponse } from './v1-openapi.js';
 
 export type V1Request = FastifyRequest &
   AuthenticatedRequest & {
@@ -105,8 +105,8 @@ export const V1Authenticated = (options: { roles?: string[] } = {}) =>
     SetMetadata(V1_AUTHENTICATED, true),
     SetMetadata(AUTHENTICATED_ROUTE, true),
     SetMetadata(V1_REQUIRED_ROLES, options.roles ?? []),
-    ApiHeader({ name: 'X-User-Id', required: true, description: 'The userId from login' }),
-    ApiHeader({ name: 'X-Auth-Token', required: true, description: 'The authToken from login, or a personal access token' }),
+    // Both headers together: one requirement naming the two schemes (OpenAPI ANDs the schemes within one).
+    ApiSecurity({ [V1_SECURITY.userId]: [], [V1_SECURITY.authToken]: [] }),
     V1ErrorResponse(ErrorCode.AuthenticationRequired),
     ...(options.roles?.length ? [V1ErrorResponse(ErrorCode.NotAuthorized)] : []),
   );
@@ -137,8 +137,13 @@ const V1TwoFactorHeaders = () =>
     ApiHeader({ name: 'x-2fa-method', required: false, description: 'totp, email or password (hex SHA-256 of the password)' }),
   );
 
+/** A route that checks a code or password (see CodeCheck), with its 503 while shared counters are unavailable. */
+export const V1CodeCheck = () => applyDecorators(CodeCheck(), V1ErrorResponse(ErrorCode.RateLimitUnavailable));
+
 /** @Requires2FA on surface 1: the guard, and the x-2fa-* headers the client answers with. */
-export const V1Requires2FA = (options?: Requires2FAOptions) => applyDecorators(Requires2FA(options), V1TwoFactorHeaders());
+export const V1Requires2FA = (options?: Requires2FAOptions) =>
+  applyDecorators(Requires2FA(options), V1TwoFactorHeaders(), V1CodeCheck());
 
 /** A route whose handler runs the handshake itself, through the domain (sensitive changes). */
-export const V1HandshakeInHandler = () => applyDecorators(SetMetadata(V1_HANDSHAKE_IN_HANDLER, true), V1TwoFactorHeaders());
+export const V1HandshakeInHandler = () =>
+  applyDecorators(SetMetadata(V1_HANDSHAKE_IN_HANDLER, true), V1TwoFactorHeaders(), V1CodeCheck());

@@ -95,6 +95,11 @@ export const V1_ERRORS = {
   [ErrorCode.TotpSetupTokenExpired]: { status: 400, errorType: 'error-invalid-code', message: 'Invalid code' },
   [ErrorCode.AccessTokenAllowlistReadingFailure]: INTERNAL,
   [ErrorCode.DatabaseFailure]: INTERNAL,
+  [ErrorCode.RateLimitUnavailable]: {
+    status: 503,
+    errorType: 'error-service-unavailable',
+    message: 'Codes cannot be checked right now; try again in a few seconds',
+  },
   [ErrorCode.DatabaseEncryptionFailure]: INTERNAL,
   [ErrorCode.InvalidUserDocument]: INTERNAL,
   [ErrorCode.InvalidPrincipalDocument]: INTERNAL,

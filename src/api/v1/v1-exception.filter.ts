@@ -87,11 +87,14 @@ function send(host: ArgumentsHost, wire: WireError): void {
   void reply.status(wire.status).header('content-type', 'application/json; charset=utf-8').send(wire.body);
 }
 
-/** The service's own failures get a log line with the stack: method and path only (query strings and bodies may hold secrets). */
+/**
+ * The service's own failures get a log line with the stack: method and route template only (paths,
+ * query strings and bodies may hold secrets). The logger scrubs the stack's message too.
+ */
 export function logServerFailure(logger: Logger, host: ArgumentsHost, error: DomainError, exception: unknown): void {
   if (!SERVER_FAILURES.has(error.code)) return;
   const request = host.switchToHttp().getRequest<FastifyRequest>();
-  const route = request.routeOptions?.url ?? request.url.split('?')[0];
+  const route = request.routeOptions?.url ?? '(no route)';
   logger.error(`${request.method} ${route} failed (${error.code})`, (exception as Error)?.stack);
 }
 

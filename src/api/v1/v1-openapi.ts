@@ -1,62 +1,17 @@
-import { applyDecorators } from '@nestjs/common';
+import { applyDecorators, type Type } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiResponse } from '@nestjs/swagger';
 import { DomainError, type DomainErrorDetails, ErrorCode } from '../../common/domain-error.js';
 import { TwoFactorError, type TwoFactorErrorCode } from '../../two-factor/two-factor.error.js';
 import type { TwoFactorState } from '../../two-factor/two-factor.types.js';
 import { V1_ERRORS, V1_HANDSHAKE_ERRORS_WIRE } from './v1-errors.js';
 import { v1ErrorBody, v1LoginErrorBody } from './v1-exception.filter.js';
+import { V1_EXAMPLE_HANDSHAKE_DETAILS } from './v1-examples.js';
+import { V1ErrorResponseDto, V1LoginErrorResponseDto, V1UnauthorizedResponseDto } from './dto/v1-error-responses.dto.js';
 
-/**
+/*
  * OpenAPI documentation of surface 1. The error examples are rendered by the real wire-format
- * functions, so the document cannot drift from what the filters send. Every example value is
- * clearly fake: no real-looking token, secret or code.
+ * functions, so the document cannot drift from what the filters send.
  */
-export const V1_EXAMPLE = {
-  userId: 'ExampleUserId0001',
-  authToken: 'example-auth-token-not-a-real-one',
-  /** Challenge ids are 64 hex characters; this one is an obvious placeholder. */
-  challengeId: '0123456789abcdef'.repeat(4),
-  email: 'alice@example.com',
-  totpSecret: 'JBSWY3DPEHPK3PXP',
-  backupCodes: [
-    'ABCDE23456',
-    'FGHJK23456',
-    'MNPQR23456',
-    'STUVW23456',
-    'XYZAB23456',
-    'ABCDE34567',
-    'FGHJK34567',
-    'MNPQR34567',
-    'STUVW34567',
-    'XYZAB34567',
-  ],
-} as const;
-
-export const V1_EXAMPLE_USER = {
-  _id: V1_EXAMPLE.userId,
-  username: 'alice',
-  name: 'Alice Example',
-  emails: [{ address: V1_EXAMPLE.email, verified: true }],
-  active: true,
-  roles: ['user'],
-  status: 'offline',
-  createdAt: '2025-01-01T12:00:00.000Z',
-};
-
-export const V1_EXAMPLE_ME = {
-  ...V1_EXAMPLE_USER,
-  status: 'online',
-  email: V1_EXAMPLE.email,
-  settings: { preferences: {} },
-  services: { email2fa: { enabled: true }, totp: { enabled: false } },
-};
-
-export const V1_EXAMPLE_HANDSHAKE_DETAILS = {
-  method: 'email',
-  codeGenerated: true,
-  emailOrUsername: V1_EXAMPLE.email,
-  availableMethods: ['email'],
-};
 const HANDSHAKE_DETAILS = V1_EXAMPLE_HANDSHAKE_DETAILS;
 
 interface ErrorExample {
@@ -76,6 +31,12 @@ const ERROR_EXAMPLES: Partial<Record<ErrorCode, ErrorExample>> = {
   },
   [ErrorCode.NotAuthorized]: { summary: 'The caller lacks the role the route needs', message: 'Not allowed' },
   [ErrorCode.RateLimited]: { summary: 'Too many requests', message: 'Too many requests', details: { retryAfterSeconds: 42 } },
+  [ErrorCode.RateLimitUnavailable]: {
+    summary:
+      'REDIS_URL is set but Redis does not answer: codes and passwords are not checked (nothing was counted); retry after Retry-After',
+    message: 'Codes cannot be checked right now; try again in a few seconds',
+    details: { retryAfterSeconds: 5 },
+  },
   [ErrorCode.TwoFactorRequired]: {
     summary: 'A second factor is needed: repeat the request with x-2fa-code and x-2fa-method (for email, a code was mailed)',
     message: 'TOTP Required',
@@ -157,6 +118,12 @@ const ERROR_EXAMPLES: Partial<Record<ErrorCode, ErrorExample>> = {
   [ErrorCode.InvalidChallengeMethod]: { summary: 'The challenge is not an email challenge', message: 'invalid challenge method' },
 };
 
+/** The security schemes of surface 1, named in the OpenAPI document (see api/openapi-document.ts). */
+export const V1_SECURITY = {
+  userId: 'X-User-Id',
+  authToken: 'X-Auth-Token',
+} as const;
+
 /** An error code documented with its own example, or with a different summary/message/details. */
 export type V1DocumentedError = ErrorCode | ({ code: ErrorCode } & Partial<ErrorExample>);
 
@@ -200,19 +167,28 @@ function exampleState(details: Record<string, unknown>): TwoFactorState {
   };
 }
 
+/** Which of the three error shapes a rendered body has: each status of a route answers in one of them. */
+function errorBodyType(body: Record<string, unknown>): Type<unknown> {
+  if (body.status !== 'error') return V1ErrorResponseDto;
+  return 'error' in body ? V1LoginErrorResponseDto : V1UnauthorizedResponseDto;
+}
+
 /** One documented failure as an @ApiResponse; several with one status merge into one response with several examples. */
 export function V1ErrorResponse(documented: V1DocumentedError, shape: 'v1' | 'login' = 'v1') {
   const { code, ...override } = typeof documented === 'object' ? documented : { code: documented };
   const example = { ...ERROR_EXAMPLES[code], ...override } as ErrorExample;
-  const error =
-    HANDSHAKE_CODES.has(code) && example.details && !Array.isArray(example.details)
-      ? new TwoFactorError(code as TwoFactorErrorCode, example.message, exampleState(example.details as Record<string, unknown>))
-      : new DomainError(code, example.message, example.details);
+  // Handshake details name the method; a bare `{lockedUntil}` is the lock's plain form (challenges), sent as it is.
+  const handshake =
+    HANDSHAKE_CODES.has(code) && example.details && !Array.isArray(example.details) && 'method' in example.details;
+  const error = handshake
+    ? new TwoFactorError(code as TwoFactorErrorCode, example.message, exampleState(example.details as Record<string, unknown>))
+    : new DomainError(code, example.message, example.details);
   const wire = (shape === 'login' ? v1LoginErrorBody(error) : null) ?? v1ErrorBody(error);
   const name = example.name ?? V1_ERRORS[code].errorType;
   return ApiResponse({
     status: wire.status,
     description: `\`${name}\`: ${example.summary}`,
+    type: errorBodyType(wire.body),
     examples: { [name]: { summary: example.summary, value: wire.body } },
     ...(code === ErrorCode.RateLimited ? { headers: RATE_LIMIT_HEADERS } : {}),
   });
@@ -221,6 +197,8 @@ export function V1ErrorResponse(documented: V1DocumentedError, shape: 'v1' | 'lo
 export interface V1OperationSpec {
   summary: string;
   description?: string;
+  /** The 200 body's schema (a class of dto/v1-responses.dto.ts). */
+  type: Type<unknown>;
   /** An example of the 200 body. */
   ok: Record<string, unknown>;
   /**
@@ -232,11 +210,11 @@ export interface V1OperationSpec {
   shape?: 'v1' | 'login';
 }
 
-/** @ApiOperation + the 200 example + the documented errors of one surface-1 route. */
-export const V1Operation = ({ summary, description, ok, errors = [], shape = 'v1' }: V1OperationSpec) =>
+/** @ApiOperation + the 200 schema and example + the documented errors of one surface-1 route. */
+export const V1Operation = ({ summary, description, type, ok, errors = [], shape = 'v1' }: V1OperationSpec) =>
   applyDecorators(
     ApiOperation({ summary, ...(description ? { description } : {}) }),
-    ApiOkResponse({ description: 'Success', example: ok }),
+    ApiOkResponse({ description: 'Success', type, example: ok }),
     ...errors.map((error) => V1ErrorResponse(error, shape)),
     V1ErrorResponse(ErrorCode.RateLimited),
   );

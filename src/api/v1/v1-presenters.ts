@@ -1,12 +1,13 @@
 import type { SecondFactorMethod } from '../../two-factor/two-factor.types.js';
 import type { UserEmail } from '../../users/user-email.entity.js';
 import type { User } from '../../users/user.entity.js';
+import type { V1MeDto, V1UserDto } from './dto/v1-responses.dto.js';
 
 /**
  * The user as Rocket.Chat clients know it; never a secret (no hashes, no tokens). Every account
  * here is active (deletion removes it); presence is not tracked, so others see `offline`.
  */
-export const presentUser = (user: User, emails: UserEmail[]) => ({
+export const presentUser = (user: User, emails: UserEmail[]): V1UserDto => ({
   _id: user.id,
   username: user.username,
   name: user.name,
@@ -19,7 +20,7 @@ export const presentUser = (user: User, emails: UserEmail[]) => ({
 });
 
 /** `/me` and login's `me`: the caller, online by definition, with the settings and services clients read. */
-export const presentMe = (user: User, emails: UserEmail[], methods: SecondFactorMethod[]) => ({
+export const presentMe = (user: User, emails: UserEmail[], methods: SecondFactorMethod[]): V1MeDto => ({
   ...presentUser(user, emails),
   status: 'online',
   email: emails.find((email) => email.verifiedAt !== null)?.address ?? emails[0]?.address,

@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsString, MaxLength } from 'class-validator';
-import { V1_EXAMPLE } from '../v1-openapi.js';
+import { V1_EXAMPLE } from '../v1-examples.js';
 import { RequiredParam } from './validation.js';
 
 export class ChallengeEmailCodeDto {

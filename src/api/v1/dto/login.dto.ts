@@ -1,6 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsString, MaxLength, MinLength, ValidateBy, type ValidationOptions } from 'class-validator';
-import { V1_EXAMPLE } from '../v1-openapi.js';
+import { V1_EXAMPLE } from '../v1-examples.js';
 import { isObjectWithKeys, Optional } from './validation.js';
 
 const IDENTIFIER_MAX = 254;

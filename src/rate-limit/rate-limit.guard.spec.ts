@@ -1,0 +1,105 @@
+import { Controller, type ExecutionContext, Logger, Post } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { AppConfig } from '../config/app-config.js';
+import { CodeCheck, isCodeCheckRoute, RateLimitGuard } from './rate-limit.guard.js';
+import { RateLimitStorage } from './rate-limit.storage.js';
+
+@Controller()
+class ExampleController {
+  @Post('verify')
+  @CodeCheck()
+  verify() {}
+
+  @Post('other')
+  other() {}
+}
+
+/** An HTTP execution context for one handler of ExampleController, with a reply that records its headers. */
+function contextFor(handler: 'verify' | 'other', ip = '192.0.2.1') {
+  const headers: Record<string, unknown> = {};
+  const request = { ip, headers: {} };
+  const reply = { header: (name: string, value: unknown) => (headers[name] = value) };
+  const context = {
+    getHandler: () => ExampleController.prototype[handler],
+    getClass: () => ExampleController,
+    getType: () => 'http',
+    switchToHttp: () => ({ getRequest: () => request, getResponse: () => reply }),
+  } as unknown as ExecutionContext;
+  return { context, headers };
+}
+
+const configWith = (values: Partial<AppConfig>): AppConfig => Object.assign(new AppConfig(), values);
+
+async function guardOver(counters: RateLimitStorage, limit: number): Promise<RateLimitGuard> {
+  const guard = new RateLimitGuard(
+    { throttlers: [{ name: 'default', ttl: 60_000, limit }] },
+    counters.storage,
+    new Reflector(),
+    counters,
+  );
+  await guard.onModuleInit();
+  return guard;
+}
+
+describe('CodeCheck', () => {
+  it('is told by the metadata on the route, not by its path', () => {
+    expect(isCodeCheckRoute(contextFor('verify').context)).toBe(true);
+    expect(isCodeCheckRoute(contextFor('other').context)).toBe(false);
+  });
+});
+
+describe('RateLimitGuard with REDIS_URL set and nothing listening there', () => {
+  let counters: RateLimitStorage;
+  const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+
+  beforeAll(() => {
+    counters = new RateLimitStorage(
+      configWith({ REDIS_URL: 'redis://127.0.0.1:1', REDIS_KEY_PREFIX: 'unit:', REDIS_COMMAND_TIMEOUT_MS: 250 }),
+    );
+  });
+
+  afterAll(async () => {
+    await counters.onApplicationShutdown();
+    warn.mockRestore();
+  });
+
+  it('refuses a code check with 503 RateLimitUnavailable and Retry-After, counting nothing', async () => {
+    const guard = await guardOver(counters, 2);
+    const { context, headers } = contextFor('verify');
+    const started = Date.now();
+    const refusal = await guard.canActivate(context).then(
+      () => null,
+      (error: unknown) => error,
+    );
+    expect(refusal).toBeInstanceOf(DomainError);
+    expect(refusal).toMatchObject({ code: ErrorCode.RateLimitUnavailable, details: { retryAfterSeconds: 5 } });
+    expect(headers).toEqual({ 'Retry-After': 5 });
+    // Fails fast (no offline queue), well within the command timeout.
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('limits other routes per process instead, with one warning however many requests', async () => {
+    const guard = await guardOver(counters, 2);
+    const answers: string[] = [];
+    for (let request = 0; request < 3; request++) {
+      const { context } = contextFor('other', '192.0.2.7');
+      answers.push(
+        await guard.canActivate(context).then(
+          () => 'allowed',
+          (error: DomainError) => error.code,
+        ),
+      );
+    }
+    expect(answers).toEqual(['allowed', 'allowed', ErrorCode.RateLimited]);
+    // Code checks are still refused, not counted in the process.
+    await expect(guard.canActivate(contextFor('verify', '192.0.2.7').context)).rejects.toMatchObject({
+      code: ErrorCode.RateLimitUnavailable,
+    });
+    const warnings = warn.mock.calls
+      .map(([message]) => String(message))
+      .filter((message) => message.includes('Redis unreachable'));
+    expect(warnings).toHaveLength(1);
+  });
+});
