@@ -1,6 +1,6 @@
 import { Controller, Get, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
-import { SkipThrottle } from '@nestjs/throttler';
+import { NoRateLimit } from '../rate-limit/rate-limit.guard.js';
 import type { FastifyReply } from 'fastify';
 import { ApiQueryRefused, READINESS_SCHEMA } from './health-openapi.js';
 import { ReadinessService, type Readiness } from './readiness.service.js';
@@ -12,7 +12,7 @@ const READY_EXAMPLE: Readiness = { status: 'ok', database: 'up', migrations: 'ap
  * anything outside the process, readiness with every dependency. Never rate limited.
  */
 @ApiTags('health')
-@SkipThrottle()
+@NoRateLimit()
 @Controller('health')
 export class HealthProbesController {
   constructor(private readonly readiness: ReadinessService) {}

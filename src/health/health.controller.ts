@@ -1,13 +1,13 @@
 import { Controller, Get, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
-import { SkipThrottle } from '@nestjs/throttler';
+import { NoRateLimit } from '../rate-limit/rate-limit.guard.js';
 import type { FastifyReply } from 'fastify';
 import { DataSource } from 'typeorm';
 import { ApiQueryRefused, HEALTH_SCHEMA } from './health-openapi.js';
 
 /** Probed by load balancers and orchestrators: never rate limited. */
 @ApiTags('health')
-@SkipThrottle()
+@NoRateLimit()
 @Controller('health')
 export class HealthController {
   constructor(private readonly dataSource: DataSource) {}

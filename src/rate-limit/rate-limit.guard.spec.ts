@@ -1,5 +1,4 @@
 import { Controller, type ExecutionContext, Logger, Post } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { AppConfig } from '../config/app-config.js';
@@ -33,14 +32,7 @@ function contextFor(handler: 'verify' | 'other', ip = '192.0.2.1') {
 const configWith = (values: Partial<AppConfig>): AppConfig => Object.assign(new AppConfig(), values);
 
 async function guardOver(counters: RateLimitStorage, limit: number): Promise<RateLimitGuard> {
-  const guard = new RateLimitGuard(
-    { throttlers: [{ name: 'default', ttl: 60_000, limit }] },
-    counters.storage,
-    new Reflector(),
-    counters,
-  );
-  await guard.onModuleInit();
-  return guard;
+  return Promise.resolve(new RateLimitGuard(counters, configWith({ RATE_LIMIT_PER_MINUTE: limit })));
 }
 
 describe('CodeCheck', () => {

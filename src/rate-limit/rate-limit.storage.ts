@@ -15,7 +15,7 @@ import { FixedWindowStorage } from './fixed-window.storage.js';
  */
 @Injectable()
 export class RateLimitStorage implements OnApplicationShutdown {
-  /** For ThrottlerModule and the failed-authentication limiter: never fails, falls back to memory. */
+  /** For the rate-limit guard and the failed-authentication limiter: never fails, falls back to memory. */
   readonly storage: ThrottlerStorage;
   private readonly redis?: Redis;
   private readonly failover?: FailoverStorage;

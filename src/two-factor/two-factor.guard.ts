@@ -1,5 +1,5 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
+import { routeMetadata } from '../common/route-metadata.js';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { TwoFactorService } from './two-factor.service.js';
 import {
@@ -36,16 +36,10 @@ export const clientInfoOf = (request: TwoFactorRequest): ClientInfo => ({
 
 @Injectable()
 export class TwoFactorGuard implements CanActivate {
-  constructor(
-    private readonly reflector: Reflector,
-    private readonly twoFactor: TwoFactorService,
-  ) {}
+  constructor(private readonly twoFactor: TwoFactorService) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const options = this.reflector.getAllAndOverride<Required<Requires2FAOptions> | undefined>(REQUIRES_2FA, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
+    const options = routeMetadata<Required<Requires2FAOptions>>(REQUIRES_2FA, context);
     if (!options) return true;
     const request = context.switchToHttp().getRequest<TwoFactorRequest>();
     if (request.twoFactorGate) {

@@ -1,5 +1,4 @@
 import { applyDecorators, CanActivate, createParamDecorator, ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import type { AuthenticatedSession } from '../../auth/sessions.service.js';
 import { SessionsService } from '../../auth/sessions.service.js';
@@ -8,6 +7,7 @@ import type { TokenType, VerifiedClaims } from '../../auth/tokens/token-types.js
 import { TokenService } from '../../auth/tokens/token.service.js';
 import { DomainError, ErrorCode } from '../../common/domain-error.js';
 import type { AuthenticatedRequest } from '../../common/request-context.js';
+import { routeMetadata } from '../../common/route-metadata.js';
 import { FailedAuthLimiter } from '../../rate-limit/failed-auth.limiter.js';
 import { AUTHENTICATED_ROUTE } from '../../rate-limit/rate-limit.guard.js';
 import { clientInfoOf } from '../../two-factor/two-factor.guard.js';
@@ -77,17 +77,13 @@ export const tokenFailure = (error: TokenError): DomainError =>
 @Injectable()
 export class S2AuthGuard implements CanActivate {
   constructor(
-    private readonly reflector: Reflector,
     private readonly tokens: TokenService,
     private readonly sessions: SessionsService,
     private readonly failedAuth: FailedAuthLimiter,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const needs = this.reflector.getAllAndOverride<S2Requirements | undefined>(S2_REQUIREMENTS, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
+    const needs = routeMetadata<S2Requirements>(S2_REQUIREMENTS, context);
     if (!needs) return true;
     const request = context.switchToHttp().getRequest<S2Request>();
     const s2: S2Context = {};

@@ -1,10 +1,10 @@
 import { applyDecorators, CanActivate, createParamDecorator, ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
 import { ApiHeader, ApiSecurity } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { SessionsService, type AuthenticatedSession } from '../../auth/sessions.service.js';
 import { DomainError, ErrorCode } from '../../common/domain-error.js';
 import type { AuthenticatedRequest } from '../../common/request-context.js';
+import { routeMetadata } from '../../common/route-metadata.js';
 import { FailedAuthLimiter } from '../../rate-limit/failed-auth.limiter.js';
 import { normalizeBackupCode } from '../../two-factor/backup-codes.service.js';
 import { normalizeTotpCode } from '../../two-factor/totp.service.js';
@@ -56,12 +56,11 @@ const attemptOf = (request: FastifyRequest): TwoFactorAttempt =>
 export class V1AuthGuard implements CanActivate {
   constructor(
     private readonly sessions: SessionsService,
-    private readonly reflector: Reflector,
     private readonly failedAuth: FailedAuthLimiter,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const authenticated = this.reflector.getAllAndOverride<boolean>(V1_AUTHENTICATED, [context.getHandler(), context.getClass()]);
+    const authenticated = routeMetadata<boolean>(V1_AUTHENTICATED, context);
     if (!authenticated) return true;
     const request = context.switchToHttp().getRequest<V1Request>();
     const userId = headerValue(request, 'x-user-id');
@@ -73,10 +72,7 @@ export class V1AuthGuard implements CanActivate {
       throw new DomainError(ErrorCode.AuthenticationRequired, 'You must be logged in to do this.');
     }
     // Role checks come before any second factor: no code is mailed for a request that cannot succeed.
-    const roles = this.reflector.getAllAndOverride<string[] | undefined>(V1_REQUIRED_ROLES, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
+    const roles = routeMetadata<string[]>(V1_REQUIRED_ROLES, context);
     if (roles?.length && !roles.some((role) => auth.user.roles.includes(role))) {
       throw new DomainError(ErrorCode.NotAuthorized, 'Not allowed');
     }
@@ -86,7 +82,7 @@ export class V1AuthGuard implements CanActivate {
     request.twoFactorAttempt = attemptOf(request);
     // The handshake (next, in TwoFactorGuard) mails codes and counts attempts: never for a body
     // the route would refuse anyway.
-    if (this.reflector.getAllAndOverride(REQUIRES_2FA, [context.getHandler(), context.getClass()])) {
+    if (routeMetadata(REQUIRES_2FA, context)) {
       await validateBodyEarly(context);
     }
     return true;
