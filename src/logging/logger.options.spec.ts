@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { AppConfig } from '../config/app-config.js';
 import { REDACTED } from './log-redaction.js';
 import { PINO_LEVELS, pinoOptions } from './logger.options.js';
+import { withRequestLogContext } from './request-secrets.js';
 
 const config = (overrides: Partial<AppConfig> = {}) => ({ LOG_LEVEL: 'log', NODE_ENV: 'development', ...overrides }) as AppConfig;
 
@@ -78,11 +79,15 @@ describe('lines', () => {
     expect(JSON.stringify(entries())).not.toContain('hunter2hunter2');
   });
 
-  it('of a request carry its id and nothing else of it (pino-http options)', () => {
+  it('of a request carry its id (from the request context), outside one none', async () => {
     const options = pinoOptions(config());
-    expect(options).toMatchObject({ quietReqLogger: true, autoLogging: false, wrapSerializers: false });
-    const request = { headers: { 'x-request-id': 'given-id' } } as never;
-    expect(options.genReqId!(request, {} as never)).toBe('given-id');
+    expect(options).toMatchObject({ autoLogging: false, wrapSerializers: false });
+    const mixin = options.mixin as () => object;
+    expect(mixin()).toEqual({});
+    const inside = await new Promise<object>((resolve) =>
+      withRequestLogContext('given-id', { headers: {} }, () => setImmediate(() => resolve(mixin()))),
+    );
+    expect(inside).toEqual({ reqId: 'given-id' });
   });
 });
 

@@ -1,4 +1,4 @@
-import { Module, RequestMethod } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { Logger, LoggerModule, type Params, PinoLogger } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import { AppConfig } from '../config/app-config.js';
@@ -22,9 +22,9 @@ export const LOG_DESTINATION = Symbol('LOG_DESTINATION');
       inject: [AppConfig, LOG_DESTINATION],
       useFactory: async (config: AppConfig, destination: DestinationStream | null): Promise<Params> => ({
         ...(await loggerParams(config, destination)),
-        // nestjs-pino's default route (`{/*splat}`) never matches under @nestjs/platform-fastify 12.5:
-        // its middleware would not run, and no line would carry a request id.
-        forRoutes: [{ path: '{*splat}', method: RequestMethod.ALL }],
+        // No per-request middleware (a pino-http child logger per request): the request's context
+        // is set by registerRequestLogging, and pino's mixin reads the request id from it.
+        forRoutes: [],
       }),
     }),
   ],

@@ -5,7 +5,7 @@ import { PinoLogger } from 'nestjs-pino';
 import type { Logger as Pino } from 'pino';
 import type { AuthenticatedRequest } from '../common/request-context.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
-import { secretsOf, withRequestSecrets } from './request-secrets.js';
+import { outsideRequestLogContext, withRequestLogContext } from './request-secrets.js';
 
 /** The routed request behind a Node request, for the access line (route template, authenticated user). */
 const routed = new WeakMap<IncomingMessage, FastifyRequest>();
@@ -46,11 +46,9 @@ export function accessLine(request: IncomingMessage, response: ServerResponse, s
  *
  * - The id (X-Request-Id when sane, else a new UUID) is decided before Fastify sees the request,
  *   and set on the Node response, which Fastify's answers merge their headers into.
- * - nestjs-pino's middleware (LoggingModule) puts a logger bound to that id in an AsyncLocalStorage
- *   context, which Fastify carries across the reading of the body to the guards, the handler, the
- *   exception filters and whatever they start.
- * - The request's credentials (password, codes, tokens, cookies) are known to the log while it is
- *   handled: no line written for it holds them, whatever wrote them (request-secrets.ts).
+ * - The request is known to the log while it is handled (an AsyncLocalStorage context): every line
+ *   written for it carries its id (pino's mixin) and none of its credentials (password, codes,
+ *   tokens, cookies), whatever wrote them (request-secrets.ts).
  * - One access line per request, written once the response is finished or abandoned.
  */
 export function registerRequestLogging(app: NestFastifyApplication): void {
@@ -64,15 +62,15 @@ export function registerRequestLogging(app: NestFastifyApplication): void {
     response.once('close', () => {
       const line = accessLine(request, response, startedAt);
       const level = isProbe(line.route) ? (line.status < 400 ? 'debug' : 'warn') : line.status >= 500 ? 'error' : 'info';
-      root[level]({ reqId, ...line }, line.aborted ? 'request aborted' : 'request completed');
+      outsideRequestLogContext(() => root[level]({ reqId, ...line }, line.aborted ? 'request aborted' : 'request completed'));
     });
   });
 
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRequest', (request, _reply, done) => {
     routed.set(request.raw, request);
-    done();
+    // Fastify carries this context across the reading of the body to the guards, the handler and
+    // the exception filters.
+    withRequestLogContext(requestIdOf(request.raw), request, done);
   });
-  // The body is parsed by now: from here on, the request's credentials are known to the log.
-  fastify.addHook('preValidation', (request, _reply, done) => withRequestSecrets(secretsOf(request), done));
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { sha256Hex } from '../common/random.js';
 import { REDACTED } from './log-redaction.js';
-import { secretsOf, withoutRequestSecrets, withRequestSecrets } from './request-secrets.js';
+import { currentRequestId, secretsOf, withoutRequestSecrets, withRequestLogContext } from './request-secrets.js';
 
 const line = (fields: Record<string, unknown>) =>
   `${JSON.stringify({ level: 'error', time: '2026-01-01T00:00:00.000Z', reqId: 'r1', ...fields })}\n`;
@@ -88,18 +88,26 @@ describe('withoutRequestSecrets', () => {
     });
   });
 
-  it('knows the credentials of the request in progress, and only there', async () => {
-    const written = line({ msg: 'token-value-1' });
-    let inside = '';
+  it('knows the id and the credentials of the request in progress, and only there', async () => {
+    const written = line({ msg: 'token-value-1 and new-password-1' });
+    const request: { headers: Record<string, string>; body?: unknown } = { headers: { 'x-auth-token': 'token-value-1' } };
+    const inside: Array<string | undefined> = [];
     await new Promise<void>((resolve) =>
-      withRequestSecrets(new Set(secrets), () => {
+      withRequestLogContext('r1', request, () => {
         setImmediate(() => {
-          inside = withoutRequestSecrets(written);
+          inside.push(currentRequestId(), withoutRequestSecrets(written));
+          // The body is read after the first line was written: a later line knows its credentials too.
+          request.body = { newPassword: 'new-password-1' };
+          inside.push(withoutRequestSecrets(written));
           resolve();
         });
       }),
     );
-    expect(inside).not.toContain('token-value-1');
+    expect(inside[0]).toBe('r1');
+    expect(inside[1]).not.toContain('token-value-1');
+    expect(inside[1]).toContain('new-password-1');
+    expect(inside[2]).not.toContain('new-password-1');
+    expect(currentRequestId()).toBeUndefined();
     expect(withoutRequestSecrets(written)).toBe(written);
   });
 });

@@ -13,8 +13,17 @@ import { isSecretKey, REDACTED } from './log-redaction.js';
  */
 const MIN_SECRET_LENGTH = 6;
 
-/** Longest first, so that a secret containing another is replaced whole. */
-const storage = new AsyncLocalStorage<readonly string[]>();
+/** What the log knows of the request being handled; its credentials are gathered at the first line written. */
+interface RequestLogContext {
+  readonly reqId: string;
+  readonly request: RequestLike;
+  /** Longest first, so that a secret containing another is replaced whole. */
+  secrets?: readonly string[];
+  /** Whether `secrets` were gathered after the body was read (until then, a later line gathers again). */
+  secretsIncludeBody?: boolean;
+}
+
+const storage = new AsyncLocalStorage<RequestLogContext>();
 
 interface RequestLike {
   headers: IncomingHttpHeaders;
@@ -67,12 +76,32 @@ export function secretsOf(request: RequestLike): Set<string> {
   return secrets;
 }
 
-/** Runs the rest of the request's handling (`next`) with its credentials known to the log. */
-export const withRequestSecrets = (secrets: ReadonlySet<string>, next: () => void): void =>
-  storage.run(
-    [...secrets].sort((a, b) => b.length - a.length),
-    next,
-  );
+/**
+ * Runs the rest of the request's handling (`next`) with the request known to the log: every line
+ * written meanwhile carries its id and none of its credentials. Those are gathered only when a line
+ * is written: most requests write none but their access line (written after, with its own fields).
+ */
+export const withRequestLogContext = (reqId: string, request: RequestLike, next: () => void): void =>
+  storage.run({ reqId, request }, next);
+
+/**
+ * Runs `write` outside any request's context. The access line is written when the response is
+ * finished, which happens inside the request's context; it names the request with its own fields
+ * and holds none of its credentials, so gathering them would be work for nothing.
+ */
+export const outsideRequestLogContext = <T>(write: () => T): T => storage.exit(write);
+
+/** The id of the request being handled, if any (pino's mixin puts it on every line). */
+export const currentRequestId = (): string | undefined => storage.getStore()?.reqId;
+
+function secretsOfContext(context: RequestLogContext | undefined): readonly string[] | undefined {
+  if (!context) return undefined;
+  const bodyRead = context.request.body !== undefined;
+  if (context.secrets && (context.secretsIncludeBody || !bodyRead)) return context.secrets;
+  context.secrets = [...secretsOf(context.request)].sort((a, b) => b.length - a.length);
+  context.secretsIncludeBody = bodyRead;
+  return context.secrets;
+}
 
 /**
  * A log line without the credentials of the request it was written for. Lines are JSON: a value
@@ -80,7 +109,10 @@ export const withRequestSecrets = (secrets: ReadonlySet<string>, next: () => voi
  * line (a credential that happens to read like a piece of JSON), the line is withheld: the log
  * stays one JSON object per line, and the credential stays out of it.
  */
-export function withoutRequestSecrets(line: string, secrets: readonly string[] | undefined = storage.getStore()): string {
+export function withoutRequestSecrets(
+  line: string,
+  secrets: readonly string[] | undefined = secretsOfContext(storage.getStore()),
+): string {
   if (!secrets || secrets.length === 0) return line;
   let result = line;
   for (const secret of secrets) {
