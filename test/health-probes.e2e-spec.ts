@@ -1,32 +1,11 @@
-import { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { addSeconds } from '../src/common/clock.js';
 import { Api } from './helpers/api.js';
+import { findOrStartRedis } from './helpers/redis-server.js';
 import { createTestApp, type TestApp } from './helpers/test-app.js';
 
 const READY = { status: 'ok', database: 'up', migrations: 'applied', redis: 'not-configured', outbox: 'ok' };
-
-const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-/** Whether a Redis answers at redisUrl (the "Redis up" case is skipped without one). */
-async function redisAvailable(): Promise<boolean> {
-  const probe = new Redis(redisUrl, {
-    lazyConnect: true,
-    connectTimeout: 500,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
-  probe.on('error', () => undefined);
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
 
 describe('GET /health/live and GET /health/ready', () => {
   let t: TestApp;
@@ -174,7 +153,13 @@ describe('GET /health/ready with the database down', () => {
   });
 });
 
-const redisUp = await redisAvailable();
+// TEST_REDIS_URL (or the local Redis), else a redis-server of the test's own (see helpers/redis-server.ts).
+const redis = await findOrStartRedis();
+if (redis.url === null) console.warn(`Skipping the Redis-up readiness case: ${redis.reason}`);
+const redisUrl = redis.url ?? '';
+afterAll(async () => {
+  if (redis.url !== null) await redis.stop();
+});
 
 describe('GET /health/ready with Redis configured', () => {
   it('200 "degraded", redis "down", when REDIS_URL does not answer, at once', async () => {
@@ -196,7 +181,7 @@ describe('GET /health/ready with Redis configured', () => {
     }
   });
 
-  it.runIf(redisUp)(`200 redis "up" when REDIS_URL answers (${redisUrl})`, async () => {
+  it.runIf(redis.url)(`200 redis "up" when REDIS_URL answers (${redisUrl})`, async () => {
     const t = await createTestApp({ REDIS_URL: redisUrl });
     try {
       const ready = await new Api(t.baseUrl).get('/health/ready');

@@ -1,33 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Api } from './helpers/api.js';
+import { findOrStartRedis } from './helpers/redis-server.js';
 import { createTestApp, type TestApp } from './helpers/test-app.js';
 
-const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+// TEST_REDIS_URL (or the local Redis), else a redis-server of the test's own: the README's test
+// command must pass on machines without a Redis running.
+const redis = await findOrStartRedis();
+if (redis.url === null) console.warn(`Skipping the shared rate-limit test: ${redis.reason}`);
+const redisUrl = redis.url ?? '';
 
-/** Whether a Redis answers at redisUrl; the README's test command must pass on machines without one. */
-async function redisAvailable(): Promise<boolean> {
-  const probe = new Redis(redisUrl, {
-    lazyConnect: true,
-    connectTimeout: 500,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
-  probe.on('error', () => undefined);
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
-
-const available = await redisAvailable();
-
-describe.runIf(available)(`rate limits shared through Redis (${redisUrl})`, () => {
+describe.runIf(redis.url)(`rate limits shared through Redis (${redisUrl})`, () => {
   let first: TestApp;
   let second: TestApp;
   beforeAll(async () => {
@@ -43,6 +26,7 @@ describe.runIf(available)(`rate limits shared through Redis (${redisUrl})`, () =
   afterAll(async () => {
     await first?.close();
     await second?.close();
+    if (redis.url !== null) await redis.stop();
   });
 
   it('counts requests to either instance against one limit', async () => {
