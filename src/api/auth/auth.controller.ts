@@ -382,6 +382,8 @@ export class AuthController {
 
   /** The claims of a token of the type when the request carries a good one; null otherwise (status never fails on these). */
   private valid<T extends 'step-up' | 'two-factor'>(type: T, request: FastifyRequest) {
+    // Most status requests carry neither: no error built and caught for those.
+    if (!this.tokens.carries(type, request)) return null;
     try {
       return this.tokens.read(type, request);
     } catch (error) {

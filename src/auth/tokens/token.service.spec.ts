@@ -373,6 +373,32 @@ describe('TokenService', () => {
       expectRefused(() => tokens.read('access', request({ authorization: '' }, { access_token: '' })), 'access', 'missing');
     });
 
+    it('carries: false only where extract finds nothing, so asking it first never hides a token', () => {
+      const { token } = tokens.sign('step-up', CLAIMS['step-up']);
+      const carriers = [
+        request({}),
+        request({}, null),
+        request({}, { step_up_token: '' }),
+        request({ authorization: `Bearer ${token}` }, { access_token: token }),
+        request({ 'x-step-up-token': token }),
+        request({ 'x-step-up-token': '  ' }),
+        request({}, { step_up_token: token }),
+        request({ 'x-step-up-token': 'nonsense' }),
+      ];
+      const answers = carriers.map((carrier) => {
+        const extracted = (() => {
+          try {
+            return tokens.extract('step-up', carrier);
+          } catch {
+            return null;
+          }
+        })();
+        return { carries: tokens.carries('step-up', carrier), extracted: extracted !== null };
+      });
+      for (const { carries, extracted } of answers) if (extracted) expect(carries).toBe(true);
+      expect(answers.map((answer) => answer.carries)).toEqual([false, false, false, false, true, true, true, true]);
+    });
+
     it('an empty header falls back to the cookie', () => {
       const { token } = tokens.sign('access', CLAIMS.access);
       expect(tokens.read('access', request({ authorization: ' ' }, { access_token: token })).sub).toBe('user-1');

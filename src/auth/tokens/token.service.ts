@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createSecretKey, randomBytes } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { JwtService, TokenExpiredError } from '@nestjs/jwt';
 import { Clock } from '../../common/clock.js';
@@ -90,7 +90,9 @@ export class TokenService {
   ) {
     // Not the module-wide JwtService: this one holds the key and options no other caller may change.
     this.jwt = new JwtService({
-      secret: keys.key('jwt-signing'),
+      // A KeyObject, not the raw bytes: given bytes, jsonwebtoken first tries them as a public key
+      // and catches the failure on every verify, which was an eighth of GET /api/auth/status.
+      secret: createSecretKey(keys.key('jwt-signing')),
       signOptions: { algorithm: ALGORITHM, keyid: SIGNING_KEY_ID },
       verifyOptions: { algorithms: [ALGORITHM] },
     });
@@ -181,6 +183,14 @@ export class TokenService {
     const cookie = request.cookies?.[transport.cookie];
     if (typeof cookie === 'string' && cookie !== '') return cookie;
     throw new TokenError(type, 'missing');
+  }
+
+  /** Whether the request carries a token of the type (header or cookie), good or not: asked before `read` where its absence is normal. */
+  carries(type: TokenType, request: TokenCarrier): boolean {
+    const transport = TOKEN_TRANSPORT[type];
+    if (request.headers[transport.headerKey] !== undefined) return true;
+    const cookie = request.cookies?.[transport.cookie];
+    return typeof cookie === 'string' && cookie !== '';
   }
 
   /** `extract` then `verify`: the verified claims of the request's token of this type. */
