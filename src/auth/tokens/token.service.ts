@@ -136,8 +136,9 @@ export class TokenService {
    * other check, 'invalid' for anything else.
    */
   verify<T extends TokenType>(type: T, token: string): VerifiedClaims<T> {
-    const invalid = new TokenError(type, 'invalid');
-    if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw invalid;
+    // Built only when thrown: an error's stack trace is not free, and most tokens are good.
+    const invalid = () => new TokenError(type, 'invalid');
+    if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw invalid();
     const clockTimestamp = Math.floor(this.clock.now().getTime() / 1000);
     let decoded: unknown;
     let expired = false;
@@ -145,22 +146,22 @@ export class TokenService {
       decoded = this.jwt.verify(token, { complete: true, clockTimestamp });
     } catch (error) {
       // The library's errors are not kept: a parse error's message can quote the token.
-      if (!(error instanceof TokenExpiredError)) throw invalid;
+      if (!(error instanceof TokenExpiredError)) throw invalid();
       // Correctly signed but past `exp`: it is only 'expired' if it passes every other check too.
       try {
         decoded = this.jwt.verify(token, { complete: true, clockTimestamp, ignoreExpiration: true });
       } catch {
-        throw invalid;
+        throw invalid();
       }
       expired = true;
     }
     const { header, payload } = (decoded ?? {}) as { header?: Claims; payload?: unknown };
-    if (header?.alg !== ALGORITHM || header.kid !== SIGNING_KEY_ID) throw invalid;
-    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw invalid;
+    if (header?.alg !== ALGORITHM || header.kid !== SIGNING_KEY_ID) throw invalid();
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw invalid();
     const { token_type: tokenType, iat, exp } = payload as Claims;
-    if (tokenType !== TOKEN_TRANSPORT[type].cookie || !isTimestamp(iat) || !isTimestamp(exp) || exp <= iat) throw invalid;
+    if (tokenType !== TOKEN_TRANSPORT[type].cookie || !isTimestamp(iat) || !isTimestamp(exp) || exp <= iat) throw invalid();
     const claims = pickClaims(type, payload as Claims);
-    if (!claims) throw invalid;
+    if (!claims) throw invalid();
     if (expired || clockTimestamp >= exp) throw new TokenError(type, 'expired');
     return { ...claims, iat, exp };
   }
