@@ -37,7 +37,7 @@ const settings = {
 const PASSWORD = 'bench password 123';
 const ADMIN = { username: 'benchadmin', email: 'bench-admin@example.com', password: PASSWORD };
 const DATABASES = { floor: 'tfa_bench_floor', service: 'tfa_bench_service' };
-/** The Node options of package.json's start:prod. */
+/** The Node options of package.json's start:prod (README, Memory). */
 const SERVICE_NODE_ARGS = ['--max-old-space-size=192'];
 
 /**
@@ -249,10 +249,10 @@ function notes(twoFactorChecked) {
   return [
     'a: the floor: bare Fastify (the same copy the service uses) and `pg`, `GET /me` hashes the token (SHA-256) and runs one named prepared statement, an index lookup; a process and database of its own.',
     'b: the service’s `GET /api/v1/me` with the X-User-Id/X-Auth-Token of a session logged in with the emailed code.',
-    `c: \`${TWO_FACTOR_ROUTE.method} ${TWO_FACTOR_ROUTE.path}\` with \`${TWO_FACTOR_ROUTE.body}\`, inside the remember window: a write (the user row, in a transaction), not a read. ` +
+    `c: \`${TWO_FACTOR_ROUTE.method} ${TWO_FACTOR_ROUTE.path}\` with a new \`${TWO_FACTOR_ROUTE.uniqueField}\` in every request, inside the remember window of the admin's login: the session lookup, the remembered-factor check, then an INSERT of the new token (every second-factor route of Rocket.Chat's API writes). ` +
       (twoFactorChecked
         ? 'The same request from a session without a remembered second factor answers totp-required, so the remembered-factor check is on this path.'
-        : 'The same request from a session that never passed a second factor succeeds: this route asks for one only for email or password changes, so this row measures an authenticated write, not the remembered-factor check (TWO_FACTOR_ROUTE in bench/run.mjs names the route: swap in a read-only @Requires2FA route when there is one).'),
+        : 'The same request from a session that never passed a second factor succeeds: this row does not measure the remembered-factor check (TWO_FACTOR_ROUTE in bench/run.mjs names the route).'),
     'd: surface 2’s `GET /api/auth/status` with `Authorization: Bearer` (access token from /api/auth/login + /api/auth/2fa/login with the mailed code).',
     `e: ${settings.virtualUsers} distinct users, each looping password login → code read from the mail the service sent to the bench’s SMTP server → twoFactorChallenges.verifyChallenge; flows completed per second; p50/p99 per flow. Each flow costs one argon2id verification, hence the comparison with f.`,
     'f: argon2id verifications per second with the service’s parameters, as many in parallel as the libuv pool has threads, in a process of its own: the ceiling of e on this machine.',
