@@ -18,7 +18,7 @@ import { FALLBACK_ROOT, fallbackClusterDir, placeCluster } from '../src/database
 import {
   buildService,
   errorLines,
-  holdRequests,
+  sigtermWithRequestsInFlight,
   messagesInLogOrder,
   startService,
   type ServiceProcess,
@@ -87,16 +87,10 @@ describe('the service process', () => {
   });
 
   it('shuts down gracefully on SIGTERM: requests in flight are answered, then the database stops, exit code 0', async () => {
-    const held = await holdRequests(service.base, IN_FLIGHT);
-    service.child.kill('SIGTERM');
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    held.release();
-    const answers = await held.answers;
-    const exit = await service.exit(20_000);
-    held.close();
+    const { outcomes, exit } = await sigtermWithRequestsInFlight(service, IN_FLIGHT);
 
     // Wrong credentials: 401 each, answered from a live database (no ECONNRESET, no 503).
-    expect(answers.map((answer) => ('status' in answer ? answer.status : answer.error))).toEqual(Array(IN_FLIGHT).fill(401));
+    expect(outcomes).toEqual(Array(IN_FLIGHT).fill(401));
     expect(exit).toEqual({ code: 0, signal: null });
     const steps = [
       'Shutdown: SIGTERM received, draining HTTP requests',

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   buildService,
   errorLines,
-  holdRequests,
   messagesInLogOrder,
+  sigtermWithRequestsInFlight,
   startService,
   type ServiceProcess,
 } from './helpers/service-process.js';
@@ -40,17 +40,10 @@ describe('shutdown with DATABASE_URL', () => {
   });
 
   it('answers every request in flight on SIGTERM, closes down step by step and exits 0', async () => {
-    const held = await holdRequests(service.base, IN_FLIGHT);
-    const signalled = Date.now();
-    service.child.kill('SIGTERM');
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    held.release();
-    const answers = await held.answers;
-    const exit = await service.exit(20_000);
-    held.close();
+    const { outcomes, exit, signalledAt } = await sigtermWithRequestsInFlight(service, IN_FLIGHT);
 
     // Wrong credentials: 401 each, from a live database (no ECONNRESET, no 503).
-    expect(answers.map((answer) => ('status' in answer ? answer.status : answer.error))).toEqual(Array(IN_FLIGHT).fill(401));
+    expect(outcomes).toEqual(Array(IN_FLIGHT).fill(401));
     expect(exit).toEqual({ code: 0, signal: null });
     const steps = [
       'Shutdown: SIGTERM received, draining HTTP requests',
@@ -69,6 +62,6 @@ describe('shutdown with DATABASE_URL', () => {
     expect(accessLines).toHaveLength(IN_FLIGHT);
     expect(accessLines.every((entry) => entry.status === 401 && typeof entry.reqId === 'string')).toBe(true);
     // Kept-alive connections are closed after their answer, not held to the keep-alive timeout.
-    expect(Date.now() - signalled).toBeLessThan(10_000);
+    expect(Date.now() - signalledAt).toBeLessThan(10_000);
   });
 });

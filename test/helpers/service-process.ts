@@ -141,6 +141,26 @@ export async function holdRequests(base: string, count: number): Promise<HeldReq
 }
 
 /** One line of the service's log (JSON, from pino). */
+/**
+ * SIGTERM to `service` while `count` requests are in flight (held mid-body, released 300 ms after
+ * the signal): what each request got (a status, or the socket error), how the process ended, and
+ * when the signal was sent.
+ */
+export async function sigtermWithRequestsInFlight(
+  service: ServiceProcess,
+  count: number,
+): Promise<{ outcomes: Array<number | string>; exit: Exit | 'timeout'; signalledAt: number }> {
+  const held = await holdRequests(service.base, count);
+  const signalledAt = Date.now();
+  service.child.kill('SIGTERM');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  held.release();
+  const answers = await held.answers;
+  const exit = await service.exit(20_000);
+  held.close();
+  return { outcomes: answers.map((answer) => ('status' in answer ? answer.status : answer.error)), exit, signalledAt };
+}
+
 export interface ServiceLogEntry {
   level: string;
   time: string;

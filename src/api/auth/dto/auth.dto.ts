@@ -1,3 +1,4 @@
+import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import { IsIn, IsObject, IsString, Matches, MaxLength, MinLength, ValidateNested } from 'class-validator';
@@ -19,6 +20,16 @@ export class SessionInfoDto {
   @Matches(NO_CONTROL_CHARS)
   os?: string;
 }
+
+/** The optional `session` of the requests that open a session: the device, for the session list. */
+const SessionInfoField = () =>
+  applyDecorators(
+    ApiPropertyOptional({ type: () => SessionInfoDto, description: 'The device, for the session list' }),
+    Optional(),
+    IsObject(),
+    ValidateNested(),
+    Type(() => SessionInfoDto),
+  );
 
 export class RegisterRequestDto {
   @ApiProperty({ description: 'The email address (gets a verification link)', example: 'alice@example.com', maxLength: 254 })
@@ -58,11 +69,7 @@ export class LoginRequestDto {
   @MaxLength(1024)
   password: string;
 
-  @ApiPropertyOptional({ type: () => SessionInfoDto, description: 'The device, for the session list' })
-  @Optional()
-  @IsObject()
-  @ValidateNested()
-  @Type(() => SessionInfoDto)
+  @SessionInfoField()
   session?: SessionInfoDto;
 }
 
@@ -95,11 +102,7 @@ export class SecondFactorCodesDto {
 }
 
 export class CompleteLoginDto extends SecondFactorCodesDto {
-  @ApiPropertyOptional({ type: () => SessionInfoDto, description: 'The device, for the session list' })
-  @Optional()
-  @IsObject()
-  @ValidateNested()
-  @Type(() => SessionInfoDto)
+  @SessionInfoField()
   session?: SessionInfoDto;
 }
 
@@ -110,11 +113,7 @@ export class RecoverDto {
   @MaxLength(64)
   code: string;
 
-  @ApiPropertyOptional({ type: () => SessionInfoDto, description: 'The device, for the session list' })
-  @Optional()
-  @IsObject()
-  @ValidateNested()
-  @Type(() => SessionInfoDto)
+  @SessionInfoField()
   session?: SessionInfoDto;
 }
 
