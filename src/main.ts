@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from './config/app-config.js';
 import { createApp } from './create-app.js';
 import { ClusterPlacementError, placeCluster } from './database/cluster-location.js';
 import { embeddedClusterDir } from './database/database.module.js';
+import { logDrained } from './logging/logger.options.js';
 import { handleShutdownSignals } from './shutdown.js';
 
 async function main(): Promise<void> {
@@ -28,5 +29,5 @@ async function main(): Promise<void> {
 main().catch((error: unknown) => {
   // The application's logger once it exists (a JSON line), else Nest's console logger.
   new Logger('Main').fatal(error instanceof Error ? error : String(error));
-  process.exit(1);
+  void logDrained().then(() => process.exit(1));
 });

@@ -1,9 +1,12 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { AppConfig } from '../config/app-config.js';
 import { REDACTED } from './log-redaction.js';
-import { PINO_LEVELS, pinoOptions } from './logger.options.js';
+import { logDrained, PINO_LEVELS, pinoOptions } from './logger.options.js';
 import { withRequestLogContext } from './request-secrets.js';
 
 const config = (overrides: Partial<AppConfig> = {}) => ({ LOG_LEVEL: 'log', NODE_ENV: 'development', ...overrides }) as AppConfig;
@@ -134,5 +137,33 @@ describe('the destination', () => {
       throw new Error("Cannot find package 'pino-pretty'");
     });
     await expect(printed(true, 'development')).resolves.toBe('JSON to fd 1');
+  });
+});
+
+describe('logDrained', () => {
+  it('resolves once the asynchronous write in flight and the lines queued behind it are in the file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tfa-log-drain-'));
+    const file = join(dir, 'log');
+    const destination = pino.destination({ dest: file, sync: false, mkdir: true });
+    await new Promise((resolve) => destination.once('ready', resolve));
+    try {
+      // Large enough that the first write is still on the thread pool when the second line is queued.
+      const first = `${'x'.repeat(4 * 1024 * 1024)}\n`;
+      destination.write(first);
+      destination.write('last line\n');
+      await logDrained(5_000, destination);
+      expect(readFileSync(file, 'utf8')).toBe(`${first}last line\n`);
+    } finally {
+      destination.end();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('resolves at once when nothing is being written', async () => {
+    await expect(logDrained(60_000, { _writing: false, once: () => undefined })).resolves.toBeUndefined();
+  });
+
+  it('does not wait past its bound for a destination that never drains', async () => {
+    await expect(logDrained(20, { _writing: true, once: () => undefined })).resolves.toBeUndefined();
   });
 });

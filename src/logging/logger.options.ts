@@ -75,11 +75,31 @@ export async function defaultLogDestination(config: AppConfig): Promise<Destinat
   }
   // Asynchronous: a line is written at once when no write is in progress, and the lines logged
   // meanwhile go out together in the next write, so a busy service makes one write for many lines
-  // rather than a blocking write per line (which showed in the profile of GET /api/v1/me). pino
-  // writes what is pending synchronously when the process exits (Nest aborting a failed start, the
-  // shutdown's exit); only a SIGKILL can lose the lines of the last write in flight. One per process.
+  // rather than a blocking write per line (which showed in the profile of GET /api/v1/me). Every
+  // deliberate exit waits for `logDrained()` first. One per process.
   stdout ??= pino.destination({ dest: 1, sync: false });
   return stdout;
+}
+
+/** What `logDrained` needs of sonic-boom: `_writing` is private, but it is the only way to know. */
+interface AsyncDestination {
+  _writing?: boolean;
+  once(event: 'drain', listener: () => void): unknown;
+}
+
+/**
+ * Resolves once the log's last write has reached stdout. To call before process.exit: pino's own
+ * exit handler writes what is still buffered synchronously, but not the asynchronous write already
+ * in flight on the thread pool, so without this the last lines were reordered (seen in CI: "Shutdown:
+ * complete" before "embedded PostgreSQL stopped") or lost. Bounded: a stdout nobody reads must not
+ * keep a stopping process alive.
+ */
+export function logDrained(timeoutMs = 2_000, destination = stdout as AsyncDestination | undefined): Promise<void> {
+  if (!destination?._writing) return Promise.resolve();
+  return new Promise((resolve) => {
+    setTimeout(resolve, timeoutMs).unref();
+    destination.once('drain', resolve);
+  });
 }
 
 async function prettyDestination(): Promise<DestinationStream | null> {
