@@ -8,7 +8,7 @@ import { percentile } from './lib/stats.mjs';
 
 const { durationSeconds, warmupSeconds } = JSON.parse(process.argv[2]);
 const OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 };
-// libuv's default is 4; the service inherits the same environment, so the same pool size.
+// run.mjs sets the pool size (as start:prod does) in the environment the service gets too.
 const threads = Number(process.env.UV_THREADPOOL_SIZE) || 4;
 
 // The service stores argon2id of the password's hex SHA-256: a 64-character hex string.

@@ -10,8 +10,10 @@
 // Writes docs/benchmarks.md and bench/results/latest.json. Exit code 1 when any request failed:
 // such a run's figures mean nothing. With --profile the service runs under --cpu-prof and the top
 // functions by self time are printed (figures then go to bench/results/latest-profile.json only).
+// With --only a,b (scenario letters) only those run, for a quick look at one path; such a partial
+// run goes to bench/results/latest-partial.json and never replaces docs/benchmarks.md.
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -27,13 +29,22 @@ const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(BENCH, '..');
 const script = (name) => join(BENCH, name);
 
-const { values: flags } = parseArgs({ options: { profile: { type: 'boolean', default: false } } });
+const { values: flags } = parseArgs({
+  options: { profile: { type: 'boolean', default: false }, only: { type: 'string' } },
+});
+const SCENARIOS = ['a', 'b', 'c', 'd', 'e', 'f'];
+const only = flags.only ? new Set(flags.only.split(',').map((id) => id.trim())) : null;
+for (const id of only ?? []) if (!SCENARIOS.includes(id)) throw new Error(`--only: no scenario "${id}" (${SCENARIOS.join(', ')})`);
+const runs = (id) => !only || only.has(id);
 const settings = {
   connections: Number(process.env.BENCH_CONNECTIONS ?? 50),
   durationSeconds: Number(process.env.BENCH_DURATION_SECONDS ?? 10),
   warmupSeconds: Number(process.env.BENCH_WARMUP_SECONDS ?? 2),
   virtualUsers: 20,
 };
+// As `npm run start:prod` sizes it (one libuv thread per core, at least 2), for the service and
+// for the raw argon2 rate alike: argon2id runs on that pool.
+process.env.UV_THREADPOOL_SIZE ??= String(Math.max(2, availableParallelism()));
 const PASSWORD = 'bench password 123';
 const ADMIN = { username: 'benchadmin', email: 'bench-admin@example.com', password: PASSWORD };
 const DATABASES = { floor: 'tfa_bench_floor', service: 'tfa_bench_service' };
@@ -207,11 +218,11 @@ async function runService(postgres, mail, dataDir) {
   const twoFactorRow = `service: ${TWO_FACTOR_ROUTE.method} ${TWO_FACTOR_ROUTE.path.replace('/api/v1/', '')} (a write; remembered 2FA ${twoFactorChecked ? 'checked' : 'NOT checked by this route'})`;
   const rows = [];
   const me = { path: '/api/v1/me', headers: v1Auth };
-  rows.push(await httpScenario(service, { id: 'b', scenario: 'service: GET /api/v1/me (X-User-Id/X-Auth-Token)' }, me));
-  rows.push(await httpScenario(service, { id: 'c', scenario: twoFactorRow }, { ...TWO_FACTOR_ROUTE, headers: v1Auth }));
+  if (runs('b')) rows.push(await httpScenario(service, { id: 'b', scenario: 'service: GET /api/v1/me (X-User-Id/X-Auth-Token)' }, me));
+  if (runs('c')) rows.push(await httpScenario(service, { id: 'c', scenario: twoFactorRow }, { ...TWO_FACTOR_ROUTE, headers: v1Auth }));
   const status = { path: '/api/auth/status', headers: s2Auth };
-  rows.push(await httpScenario(service, { id: 'd', scenario: 'service: GET /api/auth/status (Bearer access token)' }, status));
-  rows.push(await flowScenario(service, mail, users));
+  if (runs('d')) rows.push(await httpScenario(service, { id: 'd', scenario: 'service: GET /api/auth/status (Bearer access token)' }, status));
+  if (runs('e')) rows.push(await flowScenario(service, mail, users));
 
   const peak = { name: 'service', peakKiB: statusKiB(service.pid, 'VmHWM') };
   step('stopping the service (SIGTERM)');
@@ -285,11 +296,11 @@ async function main() {
   const mail = await startMailSink();
   atEnd(() => mail.stop());
 
-  const floor = await runFloor(postgres);
-  const service = await runService(postgres, mail, dataDir);
-  const argon2 = await argon2Scenario();
+  const floor = runs('a') ? await runFloor(postgres) : { rows: [], peaks: [] };
+  const service = SCENARIOS.slice(1, 5).some(runs) ? await runService(postgres, mail, dataDir) : { rows: [], peaks: [] };
+  const argon2 = runs('f') ? [await argon2Scenario()] : [];
 
-  const rows = withRatios([...floor.rows, ...service.rows, argon2]);
+  const rows = withRatios([...floor.rows, ...service.rows, ...argon2]);
   // The argon2 process lives only for its scenario: its row already says its peak.
   const lifetimePeaks = [...floor.peaks, ...service.peaks];
   const failed = rows.filter((row) => row.errors > 0 || row.non2xx > 0);
@@ -313,14 +324,15 @@ async function main() {
   if (service.profileDir) printProfile(service.profileDir);
 
   // A profiled run's figures are skewed by the profiler: they never replace the latest plain run's.
-  writeJson(join(ROOT, flags.profile ? 'bench/results/latest-profile.json' : 'bench/results/latest.json'), report);
+  const resultFile = flags.profile ? 'latest-profile.json' : only ? 'latest-partial.json' : 'latest.json';
+  writeJson(join(ROOT, 'bench/results', resultFile), report);
   if (failed.length) {
     process.exitCode = 1;
     console.error(`\nINVALID RUN: requests failed in ${failed.map((row) => row.id).join(', ')}; the figures above mean nothing.`);
     for (const row of failed) for (const sample of row.failureSamples ?? []) console.error(`  ${row.id}: ${sample}`);
     for (const row of failed) if (row.statusCodes) console.error(`  ${row.id}: status codes ${JSON.stringify(row.statusCodes)}`);
     console.error('docs/benchmarks.md was left as it was.');
-  } else if (!flags.profile) {
+  } else if (!flags.profile && !only) {
     writeMarkdown(join(ROOT, 'docs/benchmarks.md'), { ...report, notes: notes(service.twoFactorChecked) });
     console.log('\nWritten: docs/benchmarks.md, bench/results/latest.json');
   }

@@ -4,7 +4,6 @@ import { ConfigError, loadConfig } from './config/app-config.js';
 import { createApp } from './create-app.js';
 import { ClusterPlacementError, placeCluster } from './database/cluster-location.js';
 import { embeddedClusterDir } from './database/database.module.js';
-import { logDrained } from './logging/logger.options.js';
 import { handleShutdownSignals } from './shutdown.js';
 
 async function main(): Promise<void> {
@@ -23,11 +22,15 @@ async function main(): Promise<void> {
   const app = await createApp(config);
   handleShutdownSignals(app);
   await app.listen(config.PORT, config.HOST);
-  new Logger('Main').log(`Listening on http://${config.HOST}:${config.PORT} (public URL ${config.publicUrl})`);
+  const logger = new Logger('Main');
+  logger.log(`Listening on http://${config.HOST}:${config.PORT} (public URL ${config.publicUrl})`);
+  // Read by libuv before any code of ours runs, so it can only be reported (start:prod sets it).
+  const pool = process.env.UV_THREADPOOL_SIZE;
+  logger.log(`Password hashing on ${pool ? `${pool} libuv threads (UV_THREADPOOL_SIZE)` : "libuv's default 4 threads (UV_THREADPOOL_SIZE unset)"}`);
 }
 
 main().catch((error: unknown) => {
   // The application's logger once it exists (a JSON line), else Nest's console logger.
   new Logger('Main').fatal(error instanceof Error ? error : String(error));
-  void logDrained().then(() => process.exit(1));
+  process.exit(1);
 });

@@ -1,7 +1,6 @@
 import type { Server, ServerResponse } from 'node:http';
 import { constants } from 'node:os';
 import { type INestApplication, Logger } from '@nestjs/common';
-import { logDrained } from './logging/logger.options.js';
 
 export const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 
@@ -25,8 +24,7 @@ export function handleShutdownSignals(app: INestApplication, timeoutMs = SHUTDOW
     const code = 128 + (constants.signals[signal] ?? 0);
     if (shuttingDown) {
       logger.warn(`Shutdown: ${signal} again, exiting without waiting`);
-      void logDrained(200).then(() => process.exit(code));
-      return;
+      process.exit(code);
     }
     shuttingDown = true;
     logger.log(`Shutdown: ${signal} received, draining HTTP requests`);
@@ -36,16 +34,16 @@ export function handleShutdownSignals(app: INestApplication, timeoutMs = SHUTDOW
     server.once('close', () => logger.log('Shutdown: HTTP requests drained'));
     setTimeout(() => {
       logger.error(`Shutdown: not done after ${timeoutMs} ms, exiting`);
-      void logDrained().then(() => process.exit(code));
+      process.exit(code);
     }, timeoutMs).unref();
     app.close().then(
       () => {
         logger.log('Shutdown: complete');
-        return logDrained().then(() => process.exit(0));
+        process.exit(0);
       },
       (error: unknown) => {
         logger.error(`Shutdown failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-        return logDrained().then(() => process.exit(1));
+        process.exit(1);
       },
     );
   };

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { AppConfig } from '../config/app-config.js';
 import { REDACTED } from './log-redaction.js';
-import { logDrained, PINO_LEVELS, pinoOptions } from './logger.options.js';
+import { bufferedLogDestination, PINO_LEVELS, pinoOptions } from './logger.options.js';
 import { withRequestLogContext } from './request-secrets.js';
 
 const config = (overrides: Partial<AppConfig> = {}) => ({ LOG_LEVEL: 'log', NODE_ENV: 'development', ...overrides }) as AppConfig;
@@ -140,30 +140,55 @@ describe('the destination', () => {
   });
 });
 
-describe('logDrained', () => {
-  it('resolves once the asynchronous write in flight and the lines queued behind it are in the file', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tfa-log-drain-'));
-    const file = join(dir, 'log');
-    const destination = pino.destination({ dest: file, sync: false, mkdir: true });
-    await new Promise((resolve) => destination.once('ready', resolve));
+describe('the buffered log destination', () => {
+  let dir: string;
+  let file: string;
+  const read = () => readFileSync(file, 'utf8');
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tfa-log-'));
+    file = join(dir, 'log');
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('holds short lines back for at most the flush interval, then writes them in one go, in order', async () => {
+    const destination = bufferedLogDestination(file);
     try {
-      // Large enough that the first write is still on the thread pool when the second line is queued.
-      const first = `${'x'.repeat(4 * 1024 * 1024)}\n`;
-      destination.write(first);
-      destination.write('last line\n');
-      await logDrained(5_000, destination);
-      expect(readFileSync(file, 'utf8')).toBe(`${first}last line\n`);
+      destination.write('first\n');
+      destination.write('second\n');
+      expect(read()).toBe('');
+      await sleep(300);
+      expect(read()).toBe('first\nsecond\n');
     } finally {
-      destination.end();
-      rmSync(dir, { recursive: true, force: true });
+      destination.destroy();
     }
   });
 
-  it('resolves at once when nothing is being written', async () => {
-    await expect(logDrained(60_000, { _writing: false, once: () => undefined })).resolves.toBeUndefined();
+  it('writes at once when 4 KiB are waiting', () => {
+    const destination = bufferedLogDestination(file);
+    try {
+      const line = `${'x'.repeat(99)}\n`;
+      for (let i = 0; i < 41; i++) destination.write(line);
+      expect(read()).toBe(line.repeat(41));
+    } finally {
+      destination.destroy();
+    }
   });
 
-  it('does not wait past its bound for a destination that never drains', async () => {
-    await expect(logDrained(20, { _writing: true, once: () => undefined })).resolves.toBeUndefined();
+  it("writes what is waiting when the process exits (pino does that only for asynchronous destinations)", () => {
+    const once = vi.spyOn(process, 'once');
+    const destination = bufferedLogDestination(file);
+    const onExit = once.mock.calls.find(([event]) => event === 'exit')?.[1] as (() => void) | undefined;
+    once.mockRestore();
+    process.removeListener('exit', onExit!);
+    try {
+      destination.write('last words\n');
+      expect(read()).toBe('');
+      onExit!();
+      expect(read()).toBe('last words\n');
+    } finally {
+      destination.destroy();
+    }
   });
 });

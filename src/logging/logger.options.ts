@@ -61,7 +61,44 @@ export function pinoOptions(config: AppConfig): Options {
   };
 }
 
-let stdout: DestinationStream | undefined;
+/**
+ * Log lines are gathered until this many bytes are waiting, then written in one write(2): a busy
+ * service makes one write for a few dozen access lines. A write per line, synchronous or on the
+ * thread pool, cost a third of the CPU of GET /api/v1/me (docs/benchmarks.md).
+ */
+const LOG_BUFFER_BYTES = 4096;
+
+/** …and never wait longer than this, so the lines of a quiet service still show at once to a reader. */
+const LOG_FLUSH_INTERVAL_MS = 100;
+
+/** pino's own destination (sonic-boom). */
+type SonicBoom = ReturnType<typeof pino.destination>;
+
+let stdout: SonicBoom | undefined;
+
+/**
+ * stdout for the log, buffered as above. The writes themselves are synchronous, so lines reach
+ * stdout in the order they were logged (an asynchronous write still in flight at exit was
+ * overtaken by the exit's own flush: CI saw the shutdown's steps out of order). pino flushes only
+ * asynchronous destinations at exit: what is still buffered is written on the process's `exit`
+ * event, whoever calls process.exit. Only a SIGKILL loses lines, at most the last interval's.
+ */
+export function bufferedLogDestination(dest: number | string = 1): SonicBoom {
+  const destination = pino.destination({
+    dest,
+    sync: true,
+    minLength: LOG_BUFFER_BYTES,
+    periodicFlush: LOG_FLUSH_INTERVAL_MS,
+  });
+  process.once('exit', () => {
+    try {
+      destination.flushSync();
+    } catch {
+      // Already closed: nothing is waiting.
+    }
+  });
+  return destination;
+}
 
 /**
  * Where the service's log goes: one JSON object per line on stdout; pino-pretty's colored lines
@@ -73,33 +110,9 @@ export async function defaultLogDestination(config: AppConfig): Promise<Destinat
     const pretty = await prettyDestination();
     if (pretty) return pretty;
   }
-  // Asynchronous: a line is written at once when no write is in progress, and the lines logged
-  // meanwhile go out together in the next write, so a busy service makes one write for many lines
-  // rather than a blocking write per line (which showed in the profile of GET /api/v1/me). Every
-  // deliberate exit waits for `logDrained()` first. One per process.
-  stdout ??= pino.destination({ dest: 1, sync: false });
+  // One per process: the exit flush is registered once.
+  stdout ??= bufferedLogDestination();
   return stdout;
-}
-
-/** What `logDrained` needs of sonic-boom: `_writing` is private, but it is the only way to know. */
-interface AsyncDestination {
-  _writing?: boolean;
-  once(event: 'drain', listener: () => void): unknown;
-}
-
-/**
- * Resolves once the log's last write has reached stdout. To call before process.exit: pino's own
- * exit handler writes what is still buffered synchronously, but not the asynchronous write already
- * in flight on the thread pool, so without this the last lines were reordered (seen in CI: "Shutdown:
- * complete" before "embedded PostgreSQL stopped") or lost. Bounded: a stdout nobody reads must not
- * keep a stopping process alive.
- */
-export function logDrained(timeoutMs = 2_000, destination = stdout as AsyncDestination | undefined): Promise<void> {
-  if (!destination?._writing) return Promise.resolve();
-  return new Promise((resolve) => {
-    setTimeout(resolve, timeoutMs).unref();
-    destination.once('drain', resolve);
-  });
 }
 
 async function prettyDestination(): Promise<DestinationStream | null> {

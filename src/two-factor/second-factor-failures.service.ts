@@ -2,7 +2,6 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { addSeconds, Clock } from '../common/clock.js';
 import { AppConfig } from '../config/app-config.js';
-import { inTransaction } from '../database/transaction.js';
 import { SecondFactorAttemptsRepository } from './repositories/second-factor-attempts.repository.js';
 
 export interface FailureOutcome {
@@ -49,20 +48,21 @@ export class SecondFactorFailuresService {
    */
   async reserve(userId: string, purpose: string, db: EntityManager = this.dataSource.manager): Promise<Reservation> {
     const now = this.clock.now();
-    // The user's row is locked while it is read and written: the count and the lock it may set
-    // change together, so no parallel attempt slips in between.
-    const lockout = await inTransaction(db, async (manager) => {
-      const row = await this.attempts.lockFailures(manager, userId);
-      if (row.lockedUntil && row.lockedUntil > now) return { locked: row.lockedUntil };
-      const consecutiveFailures = row.consecutiveFailures + 1;
-      const lockedUntil = this.lockUntil(consecutiveFailures);
-      await this.attempts.saveFailures(manager, userId, { consecutiveFailures, lockedUntil: lockedUntil ?? row.lockedUntil });
-      return { locked: null, lockedUntil };
+    const counted = await this.attempts.countFailure(db, userId, purpose, {
+      now,
+      lockThreshold: this.config.LOCKOUT_THRESHOLD,
+      provisionalLock: PERMANENT_LOCK,
     });
-    if (lockout.locked) return { refused: 'locked', lockedUntil: lockout.locked };
-    const attempt = await this.attempts.countAttempt(db, userId, purpose);
-    if (attempt > this.config.EMAIL_CODE_MAX_ATTEMPTS) return { refused: 'exhausted' };
-    return { refused: null, attempt, lockedUntil: lockout.lockedUntil };
+    if (!counted) {
+      // Locked: read again (after the statement) for the lock's end. Should a success have cleared
+      // it since, this attempt is still refused, with a lock that ends now.
+      return { refused: 'locked', lockedUntil: (await this.attempts.lockedUntil(userId, db)) ?? now };
+    }
+    // The failure that reached the threshold holds a lock for good; its real end follows the policy.
+    const lockedUntil = this.lockUntil(counted.consecutiveFailures);
+    if (lockedUntil) await this.attempts.setLock(db, userId, counted.consecutiveFailures, lockedUntil);
+    if (counted.attempt > this.config.EMAIL_CODE_MAX_ATTEMPTS) return { refused: 'exhausted' };
+    return { refused: null, attempt: counted.attempt, lockedUntil };
   }
 
   /** The reserved attempt failed: the last allowed one restarts the purpose's count (its codes must die). */
@@ -79,8 +79,7 @@ export class SecondFactorFailuresService {
 
   /** The reserved attempt succeeded: both counts start again (and any lock it set is lifted). */
   async settleSuccess(userId: string, purpose: string, db: EntityManager = this.dataSource.manager): Promise<void> {
-    await this.attempts.resetAttempts(db, userId, purpose);
-    await this.attempts.clearFailures(db, userId);
+    await this.attempts.clearAfterSuccess(db, userId, purpose);
   }
 
   /** Lifts a lock (an operator's decision) and forgets every count; false when there was nothing to clear. */

@@ -2,11 +2,6 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { queryRows } from '../../database/query-rows.js';
 
-export interface FailureRow {
-  consecutiveFailures: number;
-  lockedUntil: Date | null;
-}
-
 /**
  * Two counters: `second_factor_failures` (consecutive failures of a user, any method, and the
  * lock they set) and `code_attempts` (wrong codes per user and purpose).
@@ -24,38 +19,58 @@ export class SecondFactorAttemptsRepository {
     return row?.locked_until ?? null;
   }
 
-  /** The user's failure row, created if missing and locked (FOR UPDATE) for the caller's transaction. */
-  async lockFailures(db: EntityManager, userId: string): Promise<FailureRow> {
-    await db.query(
-      `INSERT INTO second_factor_failures (user_id, consecutive_failures) VALUES ($1, 0) ON CONFLICT (user_id) DO NOTHING`,
-      [userId],
-    );
-    const [row] = await queryRows<{ consecutive_failures: number; locked_until: Date | null }>(
+  /**
+   * One failure counted in advance, in one statement: the user's consecutive failures and this
+   * purpose's attempts go up by one, unless the user is locked (then nothing is counted: null).
+   * The failure that reaches `lockThreshold` locks the row in the same statement, until
+   * `provisionalLock`: a parallel attempt cannot slip in before the caller writes the lock's real
+   * end (setLock). Concurrent statements queue on the row (ON CONFLICT DO UPDATE), so each sees
+   * the count the one before it left.
+   */
+  async countFailure(
+    db: EntityManager,
+    userId: string,
+    purpose: string,
+    options: { now: Date; lockThreshold: number; provisionalLock: Date },
+  ): Promise<{ consecutiveFailures: number; attempt: number } | null> {
+    const [row] = await queryRows<{ consecutive_failures: number; failures: number }>(
       db,
-      'SELECT consecutive_failures, locked_until FROM second_factor_failures WHERE user_id = $1 FOR UPDATE',
-      [userId],
+      `WITH failure AS (
+         INSERT INTO second_factor_failures AS f (user_id, consecutive_failures, locked_until)
+         VALUES ($1, 1, CASE WHEN 1 >= $4 THEN $5::timestamptz END)
+         ON CONFLICT (user_id) DO UPDATE
+           SET consecutive_failures = f.consecutive_failures + 1,
+               locked_until = CASE WHEN f.consecutive_failures + 1 >= $4 THEN $5::timestamptz ELSE f.locked_until END
+           WHERE f.locked_until IS NULL OR f.locked_until <= $3
+         RETURNING consecutive_failures
+       ), attempt AS (
+         INSERT INTO code_attempts (user_id, purpose, failures)
+         SELECT $1, $2, 1 WHERE EXISTS (SELECT 1 FROM failure)
+         ON CONFLICT (user_id, purpose) DO UPDATE SET failures = code_attempts.failures + 1
+         RETURNING failures
+       )
+       SELECT failure.consecutive_failures, attempt.failures FROM failure, attempt`,
+      [userId, purpose, options.now, options.lockThreshold, options.provisionalLock],
     );
-    return { consecutiveFailures: row?.consecutive_failures ?? 0, lockedUntil: row?.locked_until ?? null };
+    return row ? { consecutiveFailures: row.consecutive_failures, attempt: row.failures } : null;
   }
 
-  async saveFailures(db: EntityManager, userId: string, failures: FailureRow): Promise<void> {
-    await db.query('UPDATE second_factor_failures SET consecutive_failures = $2, locked_until = $3 WHERE user_id = $1', [
+  /** The lock's end, set by the failure that counted `consecutiveFailures` (unless a success has cleared the row since). */
+  async setLock(db: EntityManager, userId: string, consecutiveFailures: number, lockedUntil: Date): Promise<void> {
+    await db.query('UPDATE second_factor_failures SET locked_until = $3 WHERE user_id = $1 AND consecutive_failures = $2', [
       userId,
-      failures.consecutiveFailures,
-      failures.lockedUntil,
+      consecutiveFailures,
+      lockedUntil,
     ]);
   }
 
-  /** One more attempt for this purpose; the count after it. */
-  async countAttempt(db: EntityManager, userId: string, purpose: string): Promise<number> {
-    const [row] = await queryRows<{ failures: number }>(
-      db,
-      `INSERT INTO code_attempts (user_id, purpose, failures) VALUES ($1, $2, 1)
-       ON CONFLICT (user_id, purpose) DO UPDATE SET failures = code_attempts.failures + 1
-       RETURNING failures`,
+  /** A success: this purpose's attempts and the user's failures (and any lock) are forgotten, in one statement. */
+  async clearAfterSuccess(db: EntityManager, userId: string, purpose: string): Promise<void> {
+    await db.query(
+      `WITH attempts AS (DELETE FROM code_attempts WHERE user_id = $1 AND purpose = $2)
+       DELETE FROM second_factor_failures WHERE user_id = $1`,
       [userId, purpose],
     );
-    return row?.failures ?? 1;
   }
 
   async resetAttempts(db: EntityManager, userId: string, purpose?: string): Promise<void> {
