@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
 import { MailService } from './mail.service.js';
+import { SmtpConnections } from './smtp-connections.js';
 
 /** Retries queued mail in the background; several instances may run it (rows are leased). */
 @Injectable()
@@ -11,6 +12,7 @@ export class MailDeliveryWorker implements OnApplicationBootstrap, OnApplication
 
   constructor(
     private readonly mail: MailService,
+    private readonly smtp: SmtpConnections,
     @Inject(AppConfig) private readonly config: AppConfig,
   ) {}
 
@@ -22,6 +24,8 @@ export class MailDeliveryWorker implements OnApplicationBootstrap, OnApplication
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
     await this.running;
+    // HTTP has drained and this pass is over: nothing sends any more.
+    this.smtp.close();
     this.logger.log('Shutdown: mail worker stopped');
   }
 

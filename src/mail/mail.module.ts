@@ -6,38 +6,25 @@ import { MailTemplates } from './mail-templates.service.js';
 import { MailService } from './mail.service.js';
 import { OutboxMetricsCollector } from './outbox-metrics.collector.js';
 import { OutboxRepository } from './outbox.repository.js';
+import { SmtpConnections } from './smtp-connections.js';
 
-/**
- * SMTP_URL as nodemailer options, with timeouts: nodemailer's defaults (minutes) would let one send
- * outlive the outbox lease and be sent twice.
- */
-export function smtpTransport(url: string, timeoutMs: number) {
-  const parsed = new URL(url);
-  const secure = parsed.protocol === 'smtps:';
-  return {
-    host: parsed.hostname,
-    port: parsed.port ? Number(parsed.port) : secure ? 465 : 587,
-    secure,
-    auth: parsed.username ? { user: decodeURIComponent(parsed.username), pass: decodeURIComponent(parsed.password) } : undefined,
-    connectionTimeout: timeoutMs,
-    greetingTimeout: timeoutMs,
-    socketTimeout: timeoutMs,
-  };
-}
+/** One pool per application, shared by the mailer (its transport) and the worker (which closes it). */
+@Module({ providers: [SmtpConnections], exports: [SmtpConnections] })
+class SmtpConnectionsModule {}
+
 
 @Module({
   imports: [
     MailerModule.forRootAsync({
-      imports: [],
-      inject: [AppConfig],
-      useFactory: (config: AppConfig) => ({
+      imports: [SmtpConnectionsModule],
+      inject: [AppConfig, SmtpConnections],
+      useFactory: (config: AppConfig, smtp: SmtpConnections) => ({
         // No SMTP server configured: render the message to a buffer and keep it as an .eml file.
-        transport: config.SMTP_URL
-          ? smtpTransport(config.SMTP_URL, config.MAIL_SEND_TIMEOUT_MS)
-          : { streamTransport: true, buffer: true, newline: 'unix' },
+        transport: smtp.transport() ?? { streamTransport: true, buffer: true, newline: 'unix' },
         defaults: { from: config.MAIL_FROM },
       }),
     }),
+    SmtpConnectionsModule,
   ],
   providers: [OutboxRepository, MailTemplates, MailService, MailDeliveryWorker, OutboxMetricsCollector],
   exports: [MailService, MailTemplates, MailDeliveryWorker],

@@ -90,14 +90,18 @@ export interface HeldRequests {
 }
 
 /**
- * `count` logins (wrong credentials) that are truly in flight: each on its own keep-alive
- * connection, accepted and routed by the server (it answered "100 Continue", which Node does right
- * before it hands the request to the application), half of the body sent, the rest held back
- * until `release()`.
+ * `count` logins (wrong credentials, unless `login` says whose) that are truly in flight: each on
+ * its own keep-alive connection, accepted and routed by the server (it answered "100 Continue",
+ * which Node does right before it hands the request to the application), half of the body sent,
+ * the rest held back until `release()`.
  */
-export async function holdRequests(base: string, count: number): Promise<HeldRequests> {
+export async function holdRequests(
+  base: string,
+  count: number,
+  login: { user: string; password: string } = { user: 'nobody-in-particular', password: 'certainly not the password' },
+): Promise<HeldRequests> {
   const { hostname, port } = new URL(base);
-  const body = JSON.stringify({ user: 'nobody-in-particular', password: 'certainly not the password' });
+  const body = JSON.stringify(login);
   const half = Math.floor(body.length / 2);
   const agent = new http.Agent({ keepAlive: true });
   const held = Array.from({ length: count }, () => {

@@ -22,12 +22,23 @@ export class SmtpSink {
   private failures = 0;
   private server?: SMTPServer;
   port = 0;
+  /** SMTP sessions opened so far, and those still open. */
+  connectionsOpened = 0;
+  openConnections = 0;
 
   async start(): Promise<void> {
     this.server = new SMTPServer({
       authOptional: true,
       disabledCommands: ['STARTTLS'],
       logger: false,
+      onConnect: (_session, callback) => {
+        this.connectionsOpened += 1;
+        this.openConnections += 1;
+        callback();
+      },
+      onClose: () => {
+        this.openConnections -= 1;
+      },
       onRcptTo: (_address, _session, callback) => {
         if (this.failures > 0) {
           this.failures -= 1;

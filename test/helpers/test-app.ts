@@ -29,6 +29,8 @@ export interface TestApp {
   worker: MailDeliveryWorker;
   /** Everything the application logged, through the service's own pino set-up (JSON lines). */
   logs: LogCapture;
+  /** Stops the application only (as a shutdown does); the SMTP sink and the data stay for inspection. */
+  stopApp(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -90,6 +92,8 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : 0;
+  let stopping: Promise<void> | undefined;
+  const stopApp = () => (stopping ??= app.close());
   return {
     app,
     baseUrl: `http://127.0.0.1:${port}`,
@@ -99,8 +103,9 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     db: app.get(DataSource),
     worker: app.get(MailDeliveryWorker),
     logs,
+    stopApp,
     async close() {
-      await app.close();
+      await stopApp();
       await mail.stop();
       rmSync(dataDir, { recursive: true, force: true });
     },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { smtpTransport } from './mail.module.js';
+import { SMTP_MAX_CONNECTIONS, smtpTransport } from './smtp-connections.js';
 
 describe('smtpTransport', () => {
   it('reads host, port, TLS and credentials from SMTP_URL and bounds every wait', () => {
@@ -11,6 +11,9 @@ describe('smtpTransport', () => {
       connectionTimeout: 7000,
       greetingTimeout: 7000,
       socketTimeout: 7000,
+      pool: true,
+      maxConnections: SMTP_MAX_CONNECTIONS,
+      maxMessages: 100,
     });
   });
 
