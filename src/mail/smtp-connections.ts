@@ -3,8 +3,14 @@ import type { Transport } from 'nodemailer';
 import SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
 import { AppConfig } from '../config/app-config.js';
 
-/** Connections kept open to SMTP_URL; a message waits for a free one beyond that. */
-export const SMTP_MAX_CONNECTIONS = 5;
+/**
+ * No limit of the pool's own: a message never waits in it for a connection. The outbox lease
+ * counts on a send ending within its own three timeouts (MAIL_LEASE_SECONDS); a queue in front
+ * of a few stalled connections would let a message wait longer, and be claimed and sent twice.
+ * As many connections as sends at once, then, as without a pool: what changes is that an idle
+ * one is reused.
+ */
+export const SMTP_MAX_CONNECTIONS = Number.POSITIVE_INFINITY;
 
 /** Messages per connection before it is replaced (nodemailer's default): a server's per-session limits stay far. */
 const SMTP_MESSAGES_PER_CONNECTION = 100;
