@@ -32,9 +32,10 @@ const script = (name) => join(BENCH, name);
 const { values: flags } = parseArgs({
   options: { profile: { type: 'boolean', default: false }, only: { type: 'string' } },
 });
-const SCENARIOS = ['a', 'b', 'c', 'd', 'e', 'f'];
+const SCENARIOS = ['a', 'n', 'b', 'c', 'd', 'e', 'f'];
 const only = flags.only ? new Set(flags.only.split(',').map((id) => id.trim())) : null;
-for (const id of only ?? []) if (!SCENARIOS.includes(id)) throw new Error(`--only: no scenario "${id}" (${SCENARIOS.join(', ')})`);
+for (const id of only ?? [])
+  if (!SCENARIOS.includes(id)) throw new Error(`--only: no scenario "${id}" (${SCENARIOS.join(', ')})`);
 const runs = (id) => !only || only.has(id);
 const settings = {
   connections: Number(process.env.BENCH_CONNECTIONS ?? 50),
@@ -151,26 +152,52 @@ const argon2Scenario = () =>
 // ---------------------------------------------------------------------------------------------
 // Servers.
 
-async function runFloor(postgres) {
+/** One of the floor servers on the floor's database, measured with the floor's `GET /me`. */
+async function runFloorServer(postgres, { id, name, file, scenario }) {
   const credentials = floorCredentials();
   const port = await freePort();
-  const floor = await startServer({
-    name: 'floor',
-    script: script('floor-server.mjs'),
+  const server = await startServer({
+    name,
+    script: script(file),
     env: { PATH: process.env.PATH, DATABASE_URL: postgres.urlFor(DATABASES.floor), PORT: String(port) },
     port,
     healthPath: '/me',
     ready: () => true, // any answer: it is listening
   });
-  atEnd(() => floor.stop());
+  atEnd(() => server.stop());
   const row = await httpScenario(
-    floor,
-    { id: 'a', scenario: `floor: GET /me, bare Fastify + pg, 1 prepared statement (${FLOOR_ROWS.toLocaleString('en-US')} rows)` },
+    server,
+    { id, scenario },
     { path: '/me', headers: { 'x-user-id': credentials.userId, 'x-auth-token': credentials.token } },
   );
-  const peak = { name: 'floor server', peakKiB: statusKiB(floor.pid, 'VmHWM') };
-  await floor.stop();
+  const peak = { name, peakKiB: statusKiB(server.pid, 'VmHWM') };
+  await server.stop();
   return { rows: [row], peaks: [peak] };
+}
+
+async function runFloors(postgres) {
+  const rows = [];
+  const peaks = [];
+  const rowsOf = [
+    runs('a') && {
+      id: 'a',
+      name: 'floor server',
+      file: 'floor-server.mjs',
+      scenario: `floor: GET /me, bare Fastify + pg, 1 prepared statement (${FLOOR_ROWS.toLocaleString('en-US')} rows)`,
+    },
+    runs('n') && {
+      id: 'n',
+      name: 'Nest floor server',
+      file: 'nest-floor-server.mjs',
+      scenario: 'Nest floor: the same GET /me as one Nest controller behind one guard',
+    },
+  ].filter(Boolean);
+  for (const floor of rowsOf) {
+    const result = await runFloorServer(postgres, floor);
+    rows.push(...result.rows);
+    peaks.push(...result.peaks);
+  }
+  return { rows, peaks };
 }
 
 async function runService(postgres, mail, dataDir) {
@@ -218,10 +245,13 @@ async function runService(postgres, mail, dataDir) {
   const twoFactorRow = `service: ${TWO_FACTOR_ROUTE.method} ${TWO_FACTOR_ROUTE.path.replace('/api/v1/', '')} (a write; remembered 2FA ${twoFactorChecked ? 'checked' : 'NOT checked by this route'})`;
   const rows = [];
   const me = { path: '/api/v1/me', headers: v1Auth };
-  if (runs('b')) rows.push(await httpScenario(service, { id: 'b', scenario: 'service: GET /api/v1/me (X-User-Id/X-Auth-Token)' }, me));
-  if (runs('c')) rows.push(await httpScenario(service, { id: 'c', scenario: twoFactorRow }, { ...TWO_FACTOR_ROUTE, headers: v1Auth }));
+  if (runs('b'))
+    rows.push(await httpScenario(service, { id: 'b', scenario: 'service: GET /api/v1/me (X-User-Id/X-Auth-Token)' }, me));
+  if (runs('c'))
+    rows.push(await httpScenario(service, { id: 'c', scenario: twoFactorRow }, { ...TWO_FACTOR_ROUTE, headers: v1Auth }));
   const status = { path: '/api/auth/status', headers: s2Auth };
-  if (runs('d')) rows.push(await httpScenario(service, { id: 'd', scenario: 'service: GET /api/auth/status (Bearer access token)' }, status));
+  if (runs('d'))
+    rows.push(await httpScenario(service, { id: 'd', scenario: 'service: GET /api/auth/status (Bearer access token)' }, status));
   if (runs('e')) rows.push(await flowScenario(service, mail, users));
 
   const peak = { name: 'service', peakKiB: statusKiB(service.pid, 'VmHWM') };
@@ -259,6 +289,7 @@ const terminalLines = (lines) => {
 function notes(twoFactorChecked) {
   return [
     'a: the floor: bare Fastify (the same copy the service uses) and `pg`, `GET /me` hashes the token (SHA-256) and runs one named prepared statement, an index lookup; a process and database of its own.',
+    'n: the Nest floor: the same `GET /me`, lookup and answer as a, written as the least Nest application can be (one module, one controller, one guard doing the lookup) on the Nest and Fastify the service runs: what Nest itself costs on top of a.',
     'b: the service’s `GET /api/v1/me` with the X-User-Id/X-Auth-Token of a session logged in with the emailed code.',
     `c: \`${TWO_FACTOR_ROUTE.method} ${TWO_FACTOR_ROUTE.path}\` with a new \`${TWO_FACTOR_ROUTE.uniqueField}\` in every request, inside the remember window of the admin's login: the session lookup, the remembered-factor check, then an INSERT of the new token (every second-factor route of Rocket.Chat's API writes). ` +
       (twoFactorChecked
@@ -296,8 +327,8 @@ async function main() {
   const mail = await startMailSink();
   atEnd(() => mail.stop());
 
-  const floor = runs('a') ? await runFloor(postgres) : { rows: [], peaks: [] };
-  const service = SCENARIOS.slice(1, 5).some(runs) ? await runService(postgres, mail, dataDir) : { rows: [], peaks: [] };
+  const floor = await runFloors(postgres);
+  const service = ['b', 'c', 'd', 'e'].some(runs) ? await runService(postgres, mail, dataDir) : { rows: [], peaks: [] };
   const argon2 = runs('f') ? [await argon2Scenario()] : [];
 
   const rows = withRatios([...floor.rows, ...service.rows, ...argon2]);

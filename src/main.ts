@@ -26,7 +26,9 @@ async function main(): Promise<void> {
   logger.log(`Listening on http://${config.HOST}:${config.PORT} (public URL ${config.publicUrl})`);
   // Read by libuv before any code of ours runs, so it can only be reported (start:prod sets it).
   const pool = process.env.UV_THREADPOOL_SIZE;
-  logger.log(`Password hashing on ${pool ? `${pool} libuv threads (UV_THREADPOOL_SIZE)` : "libuv's default 4 threads (UV_THREADPOOL_SIZE unset)"}`);
+  logger.log(
+    `Password hashing on ${pool ? `${pool} libuv threads (UV_THREADPOOL_SIZE)` : "libuv's default 4 threads (UV_THREADPOOL_SIZE unset)"}`,
+  );
 }
 
 main().catch((error: unknown) => {

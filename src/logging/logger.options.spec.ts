@@ -176,7 +176,7 @@ describe('the buffered log destination', () => {
     }
   });
 
-  it("writes what is waiting when the process exits (pino does that only for asynchronous destinations)", () => {
+  it('writes what is waiting when the process exits (pino does that only for asynchronous destinations)', () => {
     const once = vi.spyOn(process, 'once');
     const destination = bufferedLogDestination(file);
     const onExit = once.mock.calls.find(([event]) => event === 'exit')?.[1] as (() => void) | undefined;

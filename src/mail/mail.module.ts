@@ -12,7 +12,6 @@ import { SmtpConnections } from './smtp-connections.js';
 @Module({ providers: [SmtpConnections], exports: [SmtpConnections] })
 class SmtpConnectionsModule {}
 
-
 @Module({
   imports: [
     MailerModule.forRootAsync({
