@@ -7,7 +7,6 @@ import type { Challenge } from '../challenge/challenge.entity.js';
 import { ChallengesService } from '../challenge/challenges.service.js';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { DomainEvents } from '../common/domain-events.js';
-import { EmailCodeSender } from '../two-factor/email-code-sender.service.js';
 import { isTwoFactorError, TwoFactorError } from '../two-factor/two-factor.error.js';
 import { clientFingerprint, TwoFactorService } from '../two-factor/two-factor.service.js';
 import type { ClientInfo, EnableableMethod, TwoFactorAttempt, TwoFactorState } from '../two-factor/two-factor.types.js';
@@ -56,7 +55,6 @@ export class LoginService {
     private readonly passwords: PasswordService,
     private readonly sessions: SessionsService,
     private readonly twoFactor: TwoFactorService,
-    private readonly sender: EmailCodeSender,
     private readonly challenges: ChallengesService,
     private readonly events: DomainEvents,
   ) {}
@@ -139,21 +137,17 @@ export class LoginService {
     const lockedUntil = await this.twoFactor.lockedUntil(user.id);
     if (lockedUntil) {
       const state = await this.twoFactor.state(user, this.twoFactor.offeredMethod(user, available, 'preferred'), available, {
-        send: false,
         client: context.client,
       });
       throw new TwoFactorError(ErrorCode.TwoFactorLocked, 'Too many failed attempts; try again later', { ...state, lockedUntil });
     }
     const method = this.twoFactor.offeredMethod(user, available, 'preferred') as EnableableMethod;
     const challenge = await this.challenges.create(user, { purpose: 'login', method, client: context.client });
-    const state = await this.twoFactor.state(user, method, available, { send: false, client: context.client });
-    if (method === 'email') {
-      state.email = await this.sender.send(user, {
-        client: context.client,
-        locale: context.locale,
-        awaitDelivery: { as: ErrorCode.PostCommitSideEffectFailed },
-      });
-    }
+    const state = await this.twoFactor.state(user, method, available, {
+      client: context.client,
+      locale: context.locale,
+      send: { as: ErrorCode.PostCommitSideEffectFailed },
+    });
     return { status: 'second-factor-required', user, challenge, state: { ...state, challengeId: challenge.id } };
   }
 

@@ -4,7 +4,6 @@ import type { AuthenticatedSession } from '../auth/sessions.service.js';
 import type { Challenge } from '../challenge/challenge.entity.js';
 import { ChallengesService } from '../challenge/challenges.service.js';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
-import { EmailCodeSender } from '../two-factor/email-code-sender.service.js';
 import { TwoFactorError } from '../two-factor/two-factor.error.js';
 import { TwoFactorService } from '../two-factor/two-factor.service.js';
 import type { EnableableMethod, TwoFactorAttempt, TwoFactorState } from '../two-factor/two-factor.types.js';
@@ -23,7 +22,6 @@ export class StepUpService {
   constructor(
     private readonly passwords: PasswordService,
     private readonly twoFactor: TwoFactorService,
-    private readonly sender: EmailCodeSender,
     private readonly challenges: ChallengesService,
   ) {}
 
@@ -40,23 +38,22 @@ export class StepUpService {
     const available = await this.twoFactor.availableMethods(user.id);
     if (available.length === 0) return { status: 'stepped-up' };
     const method = this.twoFactor.offeredMethod(user, available, 'preferred') as EnableableMethod;
-    const state = await this.twoFactor.state(user, method, available, { send: false, client: context.client });
     const lockedUntil = await this.twoFactor.lockedUntil(user.id);
-    if (lockedUntil)
+    if (lockedUntil) {
+      const state = await this.twoFactor.state(user, method, available, { client: context.client });
       throw new TwoFactorError(ErrorCode.TwoFactorLocked, 'Too many failed attempts; try again later', { ...state, lockedUntil });
+    }
     const challenge = await this.challenges.create(user, {
       purpose: 'step_up',
       method,
       client: context.client,
       sessionId: session.id,
     });
-    if (method === 'email') {
-      state.email = await this.sender.send(user, {
-        client: context.client,
-        locale: context.locale,
-        awaitDelivery: { as: ErrorCode.PostCommitSideEffectFailed },
-      });
-    }
+    const state = await this.twoFactor.state(user, method, available, {
+      client: context.client,
+      locale: context.locale,
+      send: { as: ErrorCode.PostCommitSideEffectFailed },
+    });
     return { status: 'second-factor-required', challenge, state: { ...state, challengeId: challenge.id } };
   }
 

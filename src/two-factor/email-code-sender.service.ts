@@ -26,6 +26,11 @@ export interface SendOptions {
   enforceCooldown?: boolean;
   /** The mail's language when the request names one (else the user's, else DEFAULT_LOCALE). */
   locale?: string | null;
+  /**
+   * The caller has just found the user not locked and read these verified addresses, in this same
+   * request (the handshake and the logins do both before they send): neither is read again.
+   */
+  checked?: { addresses: string[] };
 }
 
 /**
@@ -61,13 +66,7 @@ export class EmailCodeSender {
 
   /** Throws TwoFactorLocked's plain form while the account is locked. */
   async send(user: User, options: SendOptions): Promise<EmailCodeDelivery> {
-    const lockedUntil = await this.failures.lockedUntil(user.id);
-    if (lockedUntil) {
-      throw new DomainError(ErrorCode.TwoFactorLocked, 'Too many failed attempts; try again later', {
-        lockedUntil: lockedUntil.toISOString(),
-      });
-    }
-    const addresses = await this.users.verifiedAddresses(user.id);
+    const addresses = options.checked?.addresses ?? (await this.unlockedAddresses(user));
     // The user's row is locked while the window is read and the code issued: of parallel requests
     // inside one window, one sends and the others see its code.
     const decision = await this.dataSource.transaction(async (manager) => {
@@ -118,6 +117,17 @@ export class EmailCodeSender {
       expiresAt,
       cooldownSeconds: this.config.EMAIL_CODE_RESEND_AFTER_SECONDS,
     };
+  }
+
+  /** The user's verified addresses; TwoFactorLocked's plain form while the account is locked. */
+  private async unlockedAddresses(user: User): Promise<string[]> {
+    const lockedUntil = await this.failures.lockedUntil(user.id);
+    if (lockedUntil) {
+      throw new DomainError(ErrorCode.TwoFactorLocked, 'Too many failed attempts; try again later', {
+        lockedUntil: lockedUntil.toISOString(),
+      });
+    }
+    return this.users.verifiedAddresses(user.id);
   }
 
   /**

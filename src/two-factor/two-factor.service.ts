@@ -11,7 +11,7 @@ import { Metrics } from '../metrics/metrics.js';
 import type { Session } from '../auth/session.entity.js';
 import type { User } from '../users/user.entity.js';
 import { UsersService } from '../users/users.service.js';
-import { EmailCodeSender } from './email-code-sender.service.js';
+import { EmailCodeSender, type SendOptions } from './email-code-sender.service.js';
 import { EmailCodesService, SECOND_FACTOR_PURPOSE } from './email-codes.service.js';
 import { BackupCodesRepository } from './repositories/backup-codes.repository.js';
 import { type MethodFacts, TwoFactorMethodsRepository } from './repositories/two-factor-methods.repository.js';
@@ -137,7 +137,11 @@ export class TwoFactorService {
     const offered = this.offeredMethod(user, available, options.offer);
     const code = attempt.code?.trim();
     const state = (method: SecondFactorMethod, send = false) =>
-      this.state(user, method, available, { send, client, locale: options.locale });
+      this.state(user, method, available, {
+        client,
+        locale: options.locale,
+        send: send ? { as: ErrorCode.EmailSendFailed } : undefined,
+      });
 
     // Checked before anything else: a locked account neither gets codes mailed nor has them checked.
     const lockedUntil = await this.failures.lockedUntil(user.id);
@@ -242,13 +246,14 @@ export class TwoFactorService {
 
   /**
    * Where the user's second factor stands. `send`: for the email method, mail a code now (unless
-   * one went out within EMAIL_CODE_RESEND_AFTER_SECONDS); the request waits for the first attempt.
+   * one went out within EMAIL_CODE_RESEND_AFTER_SECONDS) and wait for the first attempt, failing
+   * as `send.as` if it did not go out. Callers send only once they have found the user not locked.
    */
   async state(
     user: User,
     method: SecondFactorMethod,
     available: EnableableMethod[],
-    options: { send: boolean; client: ClientInfo; locale?: string | null },
+    options: { client: ClientInfo; locale?: string | null; send?: Required<SendOptions>['awaitDelivery'] },
   ): Promise<TwoFactorState> {
     const addresses = await this.users.verifiedAddresses(user.id);
     const state: TwoFactorState = { method, available, addresses, username: user.username };
@@ -257,7 +262,8 @@ export class TwoFactorService {
         ? await this.sender.send(user, {
             client: options.client,
             locale: options.locale,
-            awaitDelivery: { as: ErrorCode.EmailSendFailed },
+            awaitDelivery: options.send,
+            checked: { addresses },
           })
         : await this.sender.status(user.id);
     }
