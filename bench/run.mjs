@@ -50,7 +50,7 @@ const PASSWORD = 'bench password 123';
 const ADMIN = { username: 'benchadmin', email: 'bench-admin@example.com', password: PASSWORD };
 const DATABASES = { floor: 'tfa_bench_floor', service: 'tfa_bench_service' };
 /** The Node options of package.json's start:prod (README, Memory). */
-const SERVICE_NODE_ARGS = ['--max-old-space-size=192'];
+const SERVICE_NODE_ARGS = ['--max-old-space-size=192', '--max-semi-space-size=8'];
 
 /**
  * The @Requires2FA scenario, inside the remember window of the admin's login. Every second-factor
