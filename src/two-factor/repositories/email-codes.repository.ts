@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { queryRows } from '../../database/query-rows.js';
-import { EmailCode } from '../email-code.entity.js';
 
 export interface OutstandingSummary {
   count: number;
@@ -35,16 +34,13 @@ export class EmailCodesRepository {
     db: EntityManager,
     code: { userId: string; purpose: string; codeHmac: string; expiresAt: Date; now: Date },
   ): Promise<void> {
-    await db.insert(EmailCode, {
-      userId: code.userId,
-      purpose: code.purpose,
-      // Codes are the user's, shared by every path that asks for one.
-      challengeId: null,
-      codeHmac: code.codeHmac,
-      expiresAt: code.expiresAt,
-      consumedAt: null,
-      createdAt: code.now,
-    });
+    // Plain SQL (one per code mailed). challenge_id stays null: codes are the user's, shared by
+    // every path that asks for one.
+    await db.query(
+      `INSERT INTO email_codes (user_id, purpose, challenge_id, code_hmac, expires_at, consumed_at, created_at)
+       VALUES ($1, $2, NULL, $3, $4, NULL, $5)`,
+      [code.userId, code.purpose, code.codeHmac, code.expiresAt, code.now],
+    );
   }
 
   async outstanding(
