@@ -1,6 +1,21 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
+import { queryRows } from '../database/query-rows.js';
 import { Challenge, type ChallengePurpose } from './challenge.entity.js';
+
+interface ChallengeRow {
+  id: string;
+  user_id: string;
+  purpose: ChallengePurpose;
+  method: Challenge['method'];
+  expires_at: Date;
+  failed_attempts: number;
+  completed_at: Date | null;
+  created_at: Date;
+  ip: string;
+  session_id: string | null;
+  user_agent: string;
+}
 
 /** The `challenges` table: pending second factors of a login or a step-up. */
 @Injectable()
@@ -40,12 +55,32 @@ export class ChallengesRepository {
   }
 
   /** The challenge, locked (FOR UPDATE) for the caller's transaction: attempts on it take turns. */
-  findForUpdate(db: EntityManager, id: string, purpose: ChallengePurpose): Promise<Challenge | null> {
-    return db.getRepository(Challenge).findOne({ where: { id, purpose }, lock: { mode: 'pessimistic_write' } });
+  async findForUpdate(db: EntityManager, id: string, purpose: ChallengePurpose): Promise<Challenge | null> {
+    const [row] = await queryRows<ChallengeRow>(
+      db,
+      `SELECT id, user_id, purpose, method, expires_at, failed_attempts, completed_at, created_at, ip, session_id, user_agent
+         FROM challenges WHERE id = $1 AND purpose = $2 FOR UPDATE`,
+      [id, purpose],
+    );
+    if (!row) return null;
+    // Built by hand: every login and step-up reads one, and TypeORM's builder and hydration are not free.
+    return Object.assign(new Challenge(), {
+      id: row.id,
+      userId: row.user_id,
+      purpose: row.purpose,
+      method: row.method,
+      expiresAt: row.expires_at,
+      failedAttempts: row.failed_attempts,
+      completedAt: row.completed_at,
+      createdAt: row.created_at,
+      ip: row.ip,
+      sessionId: row.session_id,
+      userAgent: row.user_agent,
+    } satisfies Challenge);
   }
 
   async complete(db: EntityManager, id: string, at: Date): Promise<void> {
-    await db.update(Challenge, { id }, { completedAt: at });
+    await db.query('UPDATE challenges SET completed_at = $2 WHERE id = $1', [id, at]);
   }
 
   async setFailedAttempts(db: EntityManager, id: string, failedAttempts: number): Promise<void> {

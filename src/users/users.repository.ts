@@ -1,8 +1,23 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager, In, IsNull, Not } from 'typeorm';
+import { DataSource, EntityManager, In } from 'typeorm';
 import { queryRows } from '../database/query-rows.js';
 import { UserEmail } from './user-email.entity.js';
 import { User } from './user.entity.js';
+
+const USER_COLUMNS =
+  'u.id, u.username, u.name, u.password_hash, u.locale, u.roles, u.preferred_two_factor_method, u.created_at, u.updated_at';
+
+interface UserRow {
+  id: string;
+  username: string;
+  name: string;
+  password_hash: string | null;
+  locale: string | null;
+  roles: string[];
+  preferred_two_factor_method: User['preferredTwoFactorMethod'];
+  created_at: Date;
+  updated_at: Date;
+}
 
 /** The `users` and `user_emails` tables: a user and their addresses are one aggregate. */
 @Injectable()
@@ -10,24 +25,19 @@ export class UsersRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   findById(id: string, db: EntityManager = this.dataSource.manager): Promise<User | null> {
-    return db.getRepository(User).findOneBy({ id });
+    return this.oneUser(db, `SELECT ${USER_COLUMNS} FROM users u WHERE u.id = $1`, [id]);
   }
 
   findByUsername(username: string, db: EntityManager = this.dataSource.manager): Promise<User | null> {
-    return db
-      .getRepository(User)
-      .createQueryBuilder('user')
-      .where('lower(user.username) = lower(:username)', { username })
-      .getOne();
+    return this.oneUser(db, `SELECT ${USER_COLUMNS} FROM users u WHERE lower(u.username) = lower($1)`, [username]);
   }
 
   findByEmail(address: string, db: EntityManager = this.dataSource.manager): Promise<User | null> {
-    return db
-      .getRepository(User)
-      .createQueryBuilder('user')
-      .innerJoin(UserEmail, 'email', 'email.userId = user.id')
-      .where('lower(email.address) = lower(:address)', { address })
-      .getOne();
+    return this.oneUser(
+      db,
+      `SELECT ${USER_COLUMNS} FROM users u JOIN user_emails e ON e.user_id = u.id WHERE lower(e.address) = lower($1)`,
+      [address],
+    );
   }
 
   /** Primary first. */
@@ -37,10 +47,12 @@ export class UsersRepository {
 
   /** Primary first. */
   async verifiedAddresses(userId: string, db: EntityManager = this.dataSource.manager): Promise<string[]> {
-    const emails = await db
-      .getRepository(UserEmail)
-      .find({ where: { userId, verifiedAt: Not(IsNull()) }, order: { isPrimary: 'DESC', id: 'ASC' } });
-    return emails.map((email) => email.address);
+    const rows = await queryRows<{ address: string }>(
+      db,
+      'SELECT address FROM user_emails WHERE user_id = $1 AND verified_at IS NOT NULL ORDER BY is_primary DESC, id',
+      [userId],
+    );
+    return rows.map((row) => row.address);
   }
 
   usernameTaken(db: EntityManager, username: string): Promise<boolean> {
@@ -132,5 +144,22 @@ export class UsersRepository {
 
   async setPreferredTwoFactorMethod(userId: string, method: 'email' | 'totp' | null): Promise<void> {
     await this.dataSource.getRepository(User).update({ id: userId }, { preferredTwoFactorMethod: method });
+  }
+
+  /** A user row as the entity (built by hand: these lookups run on every login, TypeORM's builder and hydration are not free). */
+  private async oneUser(db: EntityManager, sql: string, params: unknown[]): Promise<User | null> {
+    const [row] = await queryRows<UserRow>(db, sql, params);
+    if (!row) return null;
+    return Object.assign(new User(), {
+      id: row.id,
+      username: row.username,
+      name: row.name,
+      passwordHash: row.password_hash,
+      locale: row.locale,
+      roles: row.roles,
+      preferredTwoFactorMethod: row.preferred_two_factor_method,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    } satisfies User);
   }
 }
