@@ -178,7 +178,7 @@ async function runFloorServer(postgres, { id, name, file, scenario }) {
 async function runFloors(postgres) {
   const rows = [];
   const peaks = [];
-  const rowsOf = [
+  const floors = [
     runs('a') && {
       id: 'a',
       name: 'floor server',
@@ -192,7 +192,7 @@ async function runFloors(postgres) {
       scenario: 'Nest floor: the same GET /me as one Nest controller behind one guard',
     },
   ].filter(Boolean);
-  for (const floor of rowsOf) {
+  for (const floor of floors) {
     const result = await runFloorServer(postgres, floor);
     rows.push(...result.rows);
     peaks.push(...result.peaks);
