@@ -1,10 +1,11 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
+import { Body, type ExecutionContext } from '@nestjs/common';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../common/domain-error.js';
 import { SendEmailCodeDto } from '../v1/dto/two-factor.dto.js';
 import { BasicInfoDto, RegisterDto } from '../v1/dto/users.dto.js';
-import { createValidationPipe, validationExceptionFactory } from './validation-pipe.js';
+import { createValidationPipe, validateBodyEarly, validationExceptionFactory } from './validation-pipe.js';
 
 const errorsOf = <T extends object>(type: new () => T, body: Record<string, unknown>) =>
   validateSync(plainToInstance(type, body), { whitelist: true });
@@ -53,5 +54,33 @@ describe('createValidationPipe', () => {
       message: 'name is invalid',
     });
     await expect(pipe.transform({}, { type: 'body', metatype: BasicInfoDto })).resolves.toBeInstanceOf(BasicInfoDto);
+  });
+});
+
+describe('validateBodyEarly', () => {
+  class Controller {
+    register(@Body() _body: RegisterDto): void {}
+  }
+  const contextFor = (body: unknown) =>
+    ({
+      getClass: () => Controller,
+      getHandler: () => Controller.prototype.register,
+      switchToHttp: () => ({ getRequest: () => ({ body }) }),
+    }) as unknown as ExecutionContext;
+  const body = () => ({ username: 'bob', email: 'bob@example.com', pass: 'long enough', name: 'Bob', extra: 1 });
+
+  it("validates the route's body ahead of the pipes, refusing what the pipe would refuse", async () => {
+    await expect(validateBodyEarly(contextFor({ username: 'bob' }))).rejects.toMatchObject({ code: ErrorCode.InvalidParams });
+  });
+
+  it('leaves its result to the pipe: the same body is not validated twice', async () => {
+    const raw = body();
+    await validateBodyEarly(contextFor(raw));
+    const pipe = createValidationPipe();
+    const first = await pipe.transform(raw, { type: 'body', metatype: RegisterDto });
+    expect(first).toBeInstanceOf(RegisterDto);
+    await expect(pipe.transform(raw, { type: 'body', metatype: RegisterDto })).resolves.toBe(first);
+    // Another body of the same content is validated on its own.
+    await expect(pipe.transform(body(), { type: 'body', metatype: RegisterDto })).resolves.not.toBe(first);
   });
 });
