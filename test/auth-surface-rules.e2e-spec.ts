@@ -74,6 +74,18 @@ describe('surface 2: rules and errors', () => {
     tokens: { access: who.tokens.access, stepUp: who.tokens.stepUp, ...extra },
   });
 
+  /** TOTP set up and confirmed (the member has stepped up); the setup answer (secret, recovery codes). */
+  async function enableTotp(who: Member) {
+    const setup = await api.get('/api/auth/2fa/totp/setup', as(who));
+    const confirmed = await api.post(
+      '/api/auth/2fa/totp/setup',
+      { token: setup.body.token, code: totp(setup.body.secret, t.clock.now()) },
+      as(who),
+    );
+    expect(confirmed.status).toBe(200);
+    return setup;
+  }
+
   describe('tokens', () => {
     it("a step-up token is refused with another session's access token, even the same user's", async () => {
       const alice = await member('alice/phone');
@@ -284,12 +296,7 @@ describe('surface 2: rules and errors', () => {
       const who = await member();
       await stepUp(who);
       // Email off first (TOTP on), so enable has something to do.
-      const setup = await api.get('/api/auth/2fa/totp/setup', as(who));
-      await api.post(
-        '/api/auth/2fa/totp/setup',
-        { token: setup.body.token, code: totp(setup.body.secret, t.clock.now()) },
-        as(who),
-      );
+      await enableTotp(who);
       expect((await api.delete('/api/auth/2fa/email', as(who))).status).toBe(200);
       const before = t.mail.messages.length;
       await api.post('/api/auth/2fa/email/send', undefined, as(who));
@@ -336,22 +343,17 @@ describe('surface 2: rules and errors', () => {
     it('DATABASE_ENCRYPTION_FAILURE when a stored TOTP secret does not decrypt', async () => {
       const who = await member();
       await stepUp(who);
-      const setup = await api.get('/api/auth/2fa/totp/setup', as(who));
-      await api.post(
-        '/api/auth/2fa/totp/setup',
-        { token: setup.body.token, code: totp(setup.body.secret, t.clock.now()) },
-        as(who),
-      );
+      const setup = await enableTotp(who);
       // Moved from another user's row: bound to its owner, it no longer decrypts.
       const other = await member();
       await stepUp(other);
-      const otherSetup = await api.get('/api/auth/2fa/totp/setup', as(other));
+      // Its pending secret is the row the statement below copies from.
+      await api.get('/api/auth/2fa/totp/setup', as(other));
       await t.db.query(
         `UPDATE two_factor_methods SET secret_encrypted = (SELECT secret_encrypted FROM two_factor_methods WHERE user_id = $2 AND method = 'totp')
           WHERE user_id = $1 AND method = 'totp'`,
         [who.userId, other.userId],
       );
-      void otherSetup;
       const started = await api.post('/api/auth/login', { email: who.email, password: PASSWORD });
       const res = await api.post(
         '/api/auth/2fa/login',
@@ -385,12 +387,7 @@ describe('surface 2: rules and errors', () => {
     it('2fa/totp/recover logs in with a recovery code once (WRONG_TOTP_RECOVERY_CODE otherwise) and alerts the owner', async () => {
       const who = await member();
       await stepUp(who);
-      const setup = await api.get('/api/auth/2fa/totp/setup', as(who));
-      await api.post(
-        '/api/auth/2fa/totp/setup',
-        { token: setup.body.token, code: totp(setup.body.secret, t.clock.now()) },
-        as(who),
-      );
+      const setup = await enableTotp(who);
       const started = await api.post('/api/auth/login', { email: who.email, password: PASSWORD });
       expect(started.body.preferredTwoFactorMethod).toBe('totp');
       const twoFactor = started.body.twoFactorAuthenticationToken;
