@@ -716,6 +716,7 @@ describe('surface 1: twoFactorChallenges.sendEmailCode rate limit (default limit
       expect(res.headers.get('x-ratelimit-limit')).toBe('5');
       expect(res.headers.get('x-ratelimit-remaining')).toBe(String(5 - i));
     }
+    await t.mailSettled();
     const mailsBefore = t.mail.messages.length;
     const limited = await api.post('/api/v1/twoFactorChallenges.sendEmailCode', { challengeId });
     expect(limited.status).toBe(429);

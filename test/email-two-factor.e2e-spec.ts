@@ -209,6 +209,7 @@ describe('email two-factor (surface 1)', () => {
       expect(me.body.services.email2fa).toEqual({ enabled: false });
 
       // No method left: the handshake offers the password, and no mail goes out.
+      await t.mailSettled();
       const mailBefore = t.mail.count(user.email);
       const fallback = await api.post(DISABLE, undefined, { auth, headers: agent });
       expect(fallback.status).toBe(400);

@@ -289,6 +289,7 @@ describe('hostile input (surface 2)', () => {
     );
     // Let the last mail (the step-up code) land before counting.
     await new Promise((resolve) => setTimeout(resolve, 200));
+    await t.mailSettled();
     mailAfterSetup = t.mail.messages.length;
   });
   afterAll(async () => {
@@ -460,6 +461,7 @@ describe('hostile input (surface 2)', () => {
           const headers: Record<string, string> = {};
           if (hostile.contentType) headers['content-type'] = hostile.contentType;
           const before = await snapshot();
+          await t.mailSettled();
           const mailBefore = t.mail.messages.length;
 
           const res = await api.request(route.method, `${route.path}${hostile.query ? `?${hostile.query}` : ''}`, hostile.body, {

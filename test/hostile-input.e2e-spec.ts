@@ -371,6 +371,7 @@ describe('hostile input (surface 1)', () => {
           if (hostile.contentType) options.headers!['content-type'] = hostile.contentType;
           if (hostile.rawBody !== undefined) options.rawBody = hostile.rawBody;
           const before = await snapshot();
+          await t.mailSettled();
           const mailBefore = t.mail.messages.length;
 
           const res = await api.post(endpoint.path, hostile.body, options);

@@ -254,6 +254,7 @@ describe('TOTP and backup codes (surface 1)', () => {
       expect((await me(subject.auth)).services).toEqual({ email2fa: { enabled: true }, totp: { enabled: true } });
       expect(await totpRow(subject.user.userId)).toMatchObject({ status: 'enabled' });
 
+      await t.mailSettled();
       const mailsBefore = t.mail.messages.length;
       const asked = await createToken(subject);
       expect(asked.status).toBe(400);
@@ -485,6 +486,7 @@ describe('TOTP and backup codes (surface 1)', () => {
 
     it('login names totp first for a user with both methods, mails nothing, and completes with a TOTP code', async () => {
       const subject = await totpUser();
+      await t.mailSettled();
       const mailsBefore = t.mail.messages.length;
       const asked = await login(subject.user);
       expect(asked.status).toBe(401);

@@ -209,6 +209,7 @@ describe('2FA handshake limits, fallback and bypass (surface 1)', () => {
       ]);
 
       // Locked: no code is mailed and nothing is checked; the answer says until when.
+      await t.mailSettled();
       const mailsBefore = t.mail.messages.length;
       const lockedAt = t.clock.now().getTime();
       const locked = await h.createToken(subject, { agent: h.newAgent() });

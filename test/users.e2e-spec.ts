@@ -527,6 +527,7 @@ describe('surface 1: accounts', () => {
       });
 
       // From another client: still 403, and no code is mailed for a request that cannot succeed.
+      await t.mailSettled();
       const mails = t.mail.count(user.email);
       const outbox = await outboxSize();
       const fresh = await api.post('/api/v1/users.create', body, { auth, headers: { 'user-agent': 'plain-other/1' } });
@@ -652,6 +653,7 @@ describe('surface 1: accounts', () => {
       const newPassword = 'a brand new passphrase';
 
       // Refused before any code is mailed: no currentPassword, a plain-text one, a weak new password.
+      await t.mailSettled();
       const mailBefore = t.mail.messages.length;
       const missing = await update(auth, { newPassword });
       expect(missing.status).toBe(400);
@@ -718,6 +720,7 @@ describe('surface 1: accounts', () => {
       const auth = await loginWithEmailCode(api, t, user);
 
       // Refused before a code is mailed.
+      await t.mailSettled();
       const mailBefore = t.mail.messages.length;
       const taken = await update(auth, { email: other.email.toUpperCase() });
       expect(taken.status).toBe(400);

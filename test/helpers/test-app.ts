@@ -29,6 +29,13 @@ export interface TestApp {
   worker: MailDeliveryWorker;
   /** Everything the application logged, through the service's own pino set-up (JSON lines). */
   logs: LogCapture;
+  /**
+   * Waits until no message queued so far is still on its way (each was delivered to the sink, or
+   * failed and waits for a retry): a mail count taken next holds still. Security alerts are mailed
+   * after the request that caused them has answered, so a count taken right after such a request
+   * may still grow by one.
+   */
+  mailSettled(): Promise<void>;
   /** Stops the application only (as a shutdown does); the SMTP sink and the data stay for inspection. */
   stopApp(): Promise<void>;
   close(): Promise<void>;
@@ -94,15 +101,29 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
   const port = typeof address === 'object' && address ? address.port : 0;
   let stopping: Promise<void> | undefined;
   const stopApp = () => (stopping ??= app.close());
+  const db = app.get(DataSource);
   return {
     app,
     baseUrl: `http://127.0.0.1:${port}`,
     config,
     clock,
     mail,
-    db: app.get(DataSource),
+    db,
     worker: app.get(MailDeliveryWorker),
     logs,
+    async mailSettled() {
+      // A first attempt is made at once after the commit: a row that never had one, or is being
+      // sent, is on its way. Retries wait for the worker and the clock, not for this.
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const [{ underway }] = (await db.query(
+          `SELECT count(*)::int AS underway FROM mail_outbox WHERE status = 'sending' OR (status = 'pending' AND attempts = 0)`,
+        )) as [{ underway: number }];
+        if (underway === 0) return;
+        if (Date.now() > deadline) throw new Error(`${underway} queued messages were not delivered within 10 s`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
     stopApp,
     async close() {
       await stopApp();
