@@ -23,7 +23,7 @@ interface RequestLogContext {
   secretsIncludeBody?: boolean;
 }
 
-const storage = new AsyncLocalStorage<RequestLogContext>();
+const storage = new AsyncLocalStorage<RequestLogContext | undefined>();
 
 interface RequestLike {
   headers: IncomingHttpHeaders;
@@ -87,9 +87,11 @@ export const withRequestLogContext = (reqId: string, request: RequestLike, next:
 /**
  * Runs `write` outside any request's context. The access line is written when the response is
  * finished, which happens inside the request's context; it names the request with its own fields
- * and holds none of its credentials, so gathering them would be work for nothing.
+ * and holds none of its credentials, so gathering them would be work for nothing. An empty context
+ * rather than `exit()`: exit switches the storage off and on again, and with it Node's promise
+ * hooks, on every call.
  */
-export const outsideRequestLogContext = <T>(write: () => T): T => storage.exit(write);
+export const outsideRequestLogContext = <T>(write: () => T): T => storage.run(undefined, write);
 
 /** The id of the request being handled, if any (pino's mixin puts it on every line). */
 export const currentRequestId = (): string | undefined => storage.getStore()?.reqId;

@@ -31,6 +31,11 @@ export class FixedWindowStorage implements ThrottlerStorage {
     blockDuration: number,
     throttlerName: string,
   ): Promise<ThrottlerStorageRecord> {
+    return Promise.resolve(this.hit(key, ttl, limit, blockDuration, throttlerName));
+  }
+
+  /** `increment`, answered at once: the rate-limit guard counts every request with it, no promise needed. */
+  hit(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): ThrottlerStorageRecord {
     const now = this.now();
     const id = `${throttlerName}:${key}`;
     let window = this.windows.get(id);
@@ -43,12 +48,12 @@ export class FixedWindowStorage implements ThrottlerStorage {
       if (window.hits > limit) window.blockedUntil = now + (blockDuration > 0 ? blockDuration : window.endsAt - now);
     }
     const blocked = window.blockedUntil > now;
-    return Promise.resolve({
+    return {
       totalHits: window.hits,
       timeToExpire: Math.max(0, Math.ceil((window.endsAt - now) / 1000)),
       isBlocked: blocked,
       timeToBlockExpire: blocked ? Math.ceil((window.blockedUntil - now) / 1000) : 0,
-    });
+    };
   }
 
   /** How many windows are held (for tests). */

@@ -35,6 +35,9 @@ async function guardOver(counters: RateLimitStorage, limit: number): Promise<Rat
   return Promise.resolve(new RateLimitGuard(counters, configWith({ RATE_LIMIT_PER_MINUTE: limit })));
 }
 
+/** The guard's answer as Nest sees it: a refusal thrown at once becomes a rejection. */
+const activate = async (guard: RateLimitGuard, context: ExecutionContext): Promise<boolean> => guard.canActivate(context);
+
 describe('CodeCheck', () => {
   it('is told by the metadata on the route, not by its path', () => {
     expect(isCodeCheckRoute(contextFor('verify').context)).toBe(true);
@@ -61,7 +64,7 @@ describe('RateLimitGuard with REDIS_URL set and nothing listening there', () => 
     const guard = await guardOver(counters, 2);
     const { context, headers } = contextFor('verify');
     const started = Date.now();
-    const refusal = await guard.canActivate(context).then(
+    const refusal = await activate(guard, context).then(
       () => null,
       (error: unknown) => error,
     );
@@ -78,7 +81,7 @@ describe('RateLimitGuard with REDIS_URL set and nothing listening there', () => 
     for (let request = 0; request < 3; request++) {
       const { context } = contextFor('other', '192.0.2.7');
       answers.push(
-        await guard.canActivate(context).then(
+        await activate(guard, context).then(
           () => 'allowed',
           (error: DomainError) => error.code,
         ),
@@ -86,12 +89,36 @@ describe('RateLimitGuard with REDIS_URL set and nothing listening there', () => 
     }
     expect(answers).toEqual(['allowed', 'allowed', ErrorCode.RateLimited]);
     // Code checks are still refused, not counted in the process.
-    await expect(guard.canActivate(contextFor('verify', '192.0.2.7').context)).rejects.toMatchObject({
+    await expect(activate(guard, contextFor('verify', '192.0.2.7').context)).rejects.toMatchObject({
       code: ErrorCode.RateLimitUnavailable,
     });
     const warnings = warn.mock.calls
       .map(([message]) => String(message))
       .filter((message) => message.includes('Redis unreachable'));
     expect(warnings).toHaveLength(1);
+  });
+});
+
+describe('RateLimitGuard counting in this process (no REDIS_URL)', () => {
+  let counters: RateLimitStorage;
+
+  beforeAll(() => {
+    counters = new RateLimitStorage(configWith({}));
+  });
+
+  afterAll(() => counters.onApplicationShutdown());
+
+  it('answers at once, without a promise, and refuses past the limit with the limit headers', async () => {
+    const guard = await guardOver(counters, 2);
+    const first = contextFor('other', '192.0.2.9');
+    // A plain boolean: Nest then awaits nothing for this guard on every request.
+    expect(guard.canActivate(first.context)).toBe(true);
+    expect(first.headers).toEqual({ 'X-RateLimit-Limit': 2, 'X-RateLimit-Remaining': 1, 'X-RateLimit-Reset': 60 });
+    expect(guard.canActivate(contextFor('other', '192.0.2.9').context)).toBe(true);
+    const third = contextFor('other', '192.0.2.9');
+    expect(() => guard.canActivate(third.context)).toThrow(expect.objectContaining({ code: ErrorCode.RateLimited }));
+    expect(third.headers).toMatchObject({ 'Retry-After': 60, 'X-RateLimit-Remaining': 0 });
+    // Code checks count in the same process memory: there is no other count to share.
+    await expect(activate(guard, contextFor('verify', '192.0.2.9').context)).resolves.toBe(true);
   });
 });

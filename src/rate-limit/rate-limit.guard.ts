@@ -5,6 +5,7 @@ import { DomainError, ErrorCode } from '../common/domain-error.js';
 import type { AuthenticatedRequest } from '../common/request-context.js';
 import { routeMetadata } from '../common/route-metadata.js';
 import { AppConfig } from '../config/app-config.js';
+import type { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface.js';
 import { RateLimitStorage } from './rate-limit.storage.js';
 
 /** Set on routes that need a logged-in caller: those are counted per user, the rest per address. */
@@ -53,6 +54,18 @@ function setLimitHeaders(reply: FastifyReply, limit: number, remaining: number, 
   void reply.header('X-RateLimit-Reset', resetSeconds);
 }
 
+interface RouteLimits {
+  /** @NoRateLimit(): never counted. */
+  exempt: boolean;
+  /** The counter's name for the route (`Controller.handler`). */
+  name: string;
+  /** Counted per verified user rather than per address. */
+  authenticated: boolean;
+  codeCheck: boolean;
+  /** Requests per caller and minute. */
+  limit: number;
+}
+
 /**
  * Per caller and route, fixed windows of a minute. A 429 carries X-RateLimit-* and Retry-After,
  * and the surface's body (the filters map RateLimited).
@@ -63,21 +76,35 @@ function setLimitHeaders(reply: FastifyReply, limit: number, remaining: number, 
  */
 @Injectable()
 export class RateLimitGuard implements CanActivate {
+  /** Per controller and handler: decorators are fixed at start-up. */
+  private readonly routes = new WeakMap<object, WeakMap<object, RouteLimits>>();
+
   constructor(
     private readonly counters: RateLimitStorage,
     @Inject(AppConfig) private readonly config: AppConfig,
   ) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
-    if (context.getType() !== 'http' || routeMetadata<boolean>(NO_RATE_LIMIT, context)) return true;
+  /**
+   * Synchronous when the counters are in this process (Nest then awaits nothing for this guard);
+   * a promise only when the count comes from Redis.
+   */
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
+    if (context.getType() !== 'http') return true;
+    const route = this.routeOf(context);
+    if (route.exempt) return true;
     const http = context.switchToHttp();
     const request = http.getRequest<FastifyRequest & AuthenticatedRequest>();
     const reply = http.getResponse<FastifyReply>();
-    const key = `${context.getClass().name}.${context.getHandler().name}:${this.callerOf(request, context)}`;
-    const limit = this.limitOf(context);
-    const record = isCodeCheckRoute(context)
-      ? await this.counters.incrementShared(key, WINDOW_MS, limit, WINDOW_MS, COUNTER)
-      : await this.counters.storage.increment(key, WINDOW_MS, limit, WINDOW_MS, COUNTER);
+    const key = `${route.name}:${this.callerOf(request, route)}`;
+    const counted = this.counters.countInProcess(key, WINDOW_MS, route.limit, WINDOW_MS, COUNTER);
+    if (counted) return this.admit(reply, route.limit, counted);
+    const pending = route.codeCheck
+      ? this.counters.incrementShared(key, WINDOW_MS, route.limit, WINDOW_MS, COUNTER)
+      : this.counters.storage.increment(key, WINDOW_MS, route.limit, WINDOW_MS, COUNTER);
+    return pending.then((record) => this.admit(reply, route.limit, record));
+  }
+
+  private admit(reply: FastifyReply, limit: number, record: ThrottlerStorageRecord | undefined): true {
     if (!record) {
       void reply.header('Retry-After', UNAVAILABLE_RETRY_AFTER_SECONDS);
       throw new DomainError(ErrorCode.RateLimitUnavailable, 'The shared rate-limit counters do not answer', {
@@ -94,20 +121,40 @@ export class RateLimitGuard implements CanActivate {
     return true;
   }
 
+  /** What the route's decorators say about its counting, worked out on its first request. */
+  private routeOf(context: ExecutionContext): RouteLimits {
+    const controller = context.getClass();
+    const handler = context.getHandler();
+    let handlers = this.routes.get(controller);
+    if (!handlers) this.routes.set(controller, (handlers = new WeakMap()));
+    let route = handlers.get(handler);
+    if (route === undefined) {
+      const authenticated = isAuthenticatedRoute(context);
+      const routeKey = routeMetadata<RouteLimitKey>(ROUTE_LIMIT, context);
+      route = {
+        exempt: Boolean(routeMetadata<boolean>(NO_RATE_LIMIT, context)),
+        name: `${controller.name}.${handler.name}`,
+        authenticated,
+        codeCheck: isCodeCheckRoute(context),
+        limit: routeKey
+          ? this.config[routeKey]
+          : authenticated
+            ? this.config.RATE_LIMIT_AUTHENTICATED_PER_MINUTE
+            : this.config.RATE_LIMIT_PER_MINUTE,
+      };
+      handlers.set(handler, route);
+    }
+    return route;
+  }
+
   /**
    * The verified user on authenticated routes, else the client address (IPv6 by its /64). The
    * surface's authentication guard runs first (see AppModule): a forged X-User-Id never gets here,
    * so it cannot spend somebody else's allowance.
    */
-  private callerOf(request: FastifyRequest & AuthenticatedRequest, context: ExecutionContext): string {
+  private callerOf(request: FastifyRequest & AuthenticatedRequest, route: RouteLimits): string {
     const userId = request.authenticatedUserId;
-    if (userId && isAuthenticatedRoute(context)) return `user:${userId}`;
+    if (userId && route.authenticated) return `user:${userId}`;
     return `ip:${normalizeIp(request.ip, DEFAULT_IPV6_SUBNET_PREFIX)}`;
-  }
-
-  private limitOf(context: ExecutionContext): number {
-    const routeKey = routeMetadata<RouteLimitKey>(ROUTE_LIMIT, context);
-    if (routeKey) return this.config[routeKey];
-    return isAuthenticatedRoute(context) ? this.config.RATE_LIMIT_AUTHENTICATED_PER_MINUTE : this.config.RATE_LIMIT_PER_MINUTE;
   }
 }

@@ -68,6 +68,20 @@ export class RateLimitStorage implements OnApplicationShutdown {
       : this.memory.increment(key, ttl, limit, blockDuration, throttlerName);
   }
 
+  /**
+   * This process's count, taken at once, when the counters live in this process (no REDIS_URL);
+   * `undefined` when they live in Redis and only `storage`/`incrementShared` can count.
+   */
+  countInProcess(
+    key: string,
+    ttl: number,
+    limit: number,
+    blockDuration: number,
+    throttlerName: string,
+  ): ThrottlerStorageRecord | undefined {
+    return this.redis ? undefined : this.memory.hit(key, ttl, limit, blockDuration, throttlerName);
+  }
+
   async onApplicationShutdown(): Promise<void> {
     this.memory.close();
     if (!this.redis) return;
