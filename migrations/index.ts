@@ -5,6 +5,7 @@ import { Challenges1763810000000 } from './1763810000000-challenges.js';
 import { PersonalTokenLastPart1764300000000 } from './1764300000000-personal-token-last-part.js';
 import { TokenSessions1764400000000 } from './1764400000000-token-sessions.js';
 import { RetentionIndexes1764500000000 } from './1764500000000-retention-indexes.js';
+import { AccountSnapshot1764600000000 } from './1764600000000-account-snapshot.js';
 
 /** Listed explicitly (not globbed) so the app, the CLI and the tests load the same classes. */
 export const migrations = [
@@ -15,4 +16,5 @@ export const migrations = [
   PersonalTokenLastPart1764300000000,
   TokenSessions1764400000000,
   RetentionIndexes1764500000000,
+  AccountSnapshot1764600000000,
 ];

@@ -33,4 +33,12 @@ export class User {
 
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
   updatedAt: Date;
+
+  /**
+   * The addresses and enabled methods as one json value, for the hot path's single read. Kept by
+   * triggers (migrations/1764600000000-account-snapshot.ts), never written by this code, never
+   * loaded with the entity: user_emails and two_factor_methods are the truth.
+   */
+  @Column({ name: 'account_snapshot', type: 'json', select: false, insert: false, update: false })
+  accountSnapshot?: { emails: object[]; enabled_methods: string[] };
 }
