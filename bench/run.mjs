@@ -5,7 +5,7 @@
 // scenario's load comes from yet another process (autocannon, or a login-flow loop); this process
 // only orchestrates and runs the SMTP server the service mails its codes to. The table compares
 // the service's routes to the floor, and its complete 2FA logins to the raw argon2id rate; the
-// server's CPU time per request is the figure that survives a busy machine.
+// server's CPU time per request (and PostgreSQL's, beside it) is the figure that survives a busy machine.
 //
 // Writes docs/benchmarks.md and bench/results/latest.json. Exit code 1 when any request failed:
 // such a run's figures mean nothing. With --profile the service runs under --cpu-prof and the top
@@ -21,7 +21,7 @@ import { topSelfTime } from './lib/cpu-profile.mjs';
 import { FLOOR_ROWS, floorCredentials, seedFloorDatabase } from './lib/floor-db.mjs';
 import { startMailSink } from './lib/mail-sink.mjs';
 import { dropDatabase, recreateDatabase, serverVersion, startBenchPostgres } from './lib/postgres.mjs';
-import { cpuSeconds, freePort, runChild, startServer, statusKiB, watchPeakRss } from './lib/processes.mjs';
+import { cpuSeconds, freePort, postgresCpuSeconds, runChild, startServer, statusKiB, watchPeakRss } from './lib/processes.mjs';
 import { describeMachine, terminalTable, withRatios, writeJson, writeMarkdown } from './lib/report.mjs';
 import { USER_AGENT, asksForSecondFactor, check, createUsers, loginS2, loginV1 } from './lib/service-setup.mjs';
 
@@ -97,17 +97,28 @@ async function measure(server, { script: file, options, onChild, ...row }) {
   step(`${row.id}) ${row.scenario}`);
   let peakRss = server ? watchPeakRss(server.pid) : null;
   let cpuAtStart = null;
+  let postgresAtStart = null;
   const result = await runChild(file, options, {
     onChild: (child) => {
       peakRss ??= watchPeakRss(child.pid);
       onChild?.(child);
     },
-    onMeasuring: () => (cpuAtStart = server && cpuSeconds(server.pid)),
+    onMeasuring: () => {
+      cpuAtStart = server && cpuSeconds(server.pid);
+      postgresAtStart = server && postgresCpuSeconds();
+    },
   });
   const cpuAtEnd = server && cpuSeconds(server.pid);
-  const cpuMsPerOp =
-    cpuAtStart !== null && cpuAtEnd !== null && result.requests ? ((cpuAtEnd - cpuAtStart) * 1000) / result.requests : null;
-  return { ...row, ...result, peakRssKiB: peakRss(), cpuMsPerOp: result.cpuMsPerOp ?? cpuMsPerOp };
+  const postgresAtEnd = server && postgresCpuSeconds();
+  const perOp = (start, end) =>
+    start !== null && end !== null && result.requests ? ((end - start) * 1000) / result.requests : null;
+  return {
+    ...row,
+    ...result,
+    peakRssKiB: peakRss(),
+    cpuMsPerOp: result.cpuMsPerOp ?? perOp(cpuAtStart, cpuAtEnd),
+    postgresCpuMsPerOp: perOp(postgresAtStart, postgresAtEnd),
+  };
 }
 
 /** An autocannon scenario against `server`, first checked with one request. */

@@ -1,7 +1,7 @@
 // The processes of a run: servers (floor, service) and the children that generate load. Each
 // runs apart from the others, so a load generator never competes with its target's event loop.
 import { execFileSync, fork, spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { clearInterval, clearTimeout, setInterval } from 'node:timers';
 
@@ -49,6 +49,38 @@ export function cpuSeconds(pid) {
   } catch {
     return null;
   }
+}
+
+/**
+ * CPU time (s) used so far by every PostgreSQL process on this machine: the postmaster, its
+ * backends, and (through the postmaster's children's times) the backends that have exited. A
+ * difference of two readings is what the server spent meanwhile, whoever asked; the bench's own
+ * cluster is the only busy one. null off Linux, or when no PostgreSQL runs here (DATABASE_URL on
+ * another machine).
+ */
+export function postgresCpuSeconds() {
+  let pids;
+  try {
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return null;
+  }
+  let ticks = 0;
+  let found = false;
+  for (const pid of pids) {
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'postgres') continue;
+    found = true;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime, stime, then the reaped children's cutime and cstime.
+    ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+  }
+  return found ? ticks / ticksPerSecond() : null;
 }
 
 /**

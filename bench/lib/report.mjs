@@ -26,6 +26,8 @@ const fmtMs = (value) =>
       : value.toFixed(1);
 const fmtRss = (kib) => (kib === null || kib === undefined ? 'n/a' : `${Math.round(kib / 1024)} MiB`);
 
+const fmtCpu = (ms) => (ms === null || ms === undefined ? 'n/a' : ms.toFixed(ms < 1 ? 3 : 1));
+
 /** Each row's rate against its reference: the floor for HTTP scenarios, argon2 for login flows. */
 export function withRatios(rows) {
   const byId = new Map(rows.map((row) => [row.id, row]));
@@ -45,6 +47,7 @@ const HEADER = [
   'peak RSS (server)',
   'errors / non-2xx',
   'server CPU ms/op',
+  'PostgreSQL CPU ms/op',
 ];
 
 const cells = (row) => [
@@ -56,7 +59,8 @@ const cells = (row) => [
   fmtMs(row.p99),
   fmtRss(row.peakRssKiB),
   `${row.errors} / ${row.non2xx}`,
-  row.cpuMsPerOp === null || row.cpuMsPerOp === undefined ? 'n/a' : row.cpuMsPerOp.toFixed(row.cpuMsPerOp < 1 ? 3 : 1),
+  fmtCpu(row.cpuMsPerOp),
+  fmtCpu(row.postgresCpuMsPerOp),
 ];
 
 export function markdownTable(rows) {
@@ -99,8 +103,9 @@ export function writeMarkdown(file, { at, settings, machine, rows, lifetimePeaks
       '(a database each). Latencies are per request (per flow for e, per verification for f); peak RSS is the highest ' +
       'resident set of the server process sampled every 200 ms during the scenario. Server CPU ms/op is the CPU time ' +
       '(user + system, all threads) the server process used in the measured window divided by the requests (flows, ' +
-      "verifications) completed: PostgreSQL's share is not in it. When something else competes for the cores it moves " +
-      'far less than the rates do, so it is the figure to compare between runs.',
+      'verifications) completed. When something else competes for the cores it moves far less than the rates do, so ' +
+      'it is the figure to compare between runs. PostgreSQL CPU ms/op is the same for every PostgreSQL process on the ' +
+      "machine (the database server's share of each request; the other local servers stay idle during a run).",
     '',
     '## Machine',
     '',
