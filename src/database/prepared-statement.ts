@@ -9,9 +9,10 @@ export interface PreparedStatement {
 }
 
 /**
- * Rows of a named prepared statement, straight through the pool TypeORM holds. For the few
- * queries every request makes: TypeORM sends unnamed statements (parse, bind and execute every
- * time) and builds entities, which is most of an authenticated request's cost.
+ * Rows of a named prepared statement, straight through the pool TypeORM holds, past TypeORM's
+ * query runner (a runner per call, its logger and events, its result wrapping): for the statement
+ * every authenticated request makes. Other statements are prepared too, by the pool's client
+ * (preparing-client.ts), but go through TypeORM.
  */
 export async function preparedRows<T>(dataSource: DataSource, statement: PreparedStatement, values: unknown[]): Promise<T[]> {
   const pool = (dataSource.driver as unknown as { master: Pool }).master;
