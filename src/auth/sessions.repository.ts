@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager, IsNull, Not } from 'typeorm';
-import { preparedRows, type PreparedStatement } from '../database/prepared-statement.js';
+import { preparedRows } from '../database/prepared-statement.js';
 import { queryRows } from '../database/query-rows.js';
 import { UserEmail } from '../users/user-email.entity.js';
 import { User } from '../users/user.entity.js';
@@ -43,17 +43,11 @@ const SESSION_WITH_ACCOUNT = `
          ) AS account
     FROM sessions s JOIN users u ON u.id = s.user_id`;
 
-const BY_TOKEN_HASH: PreparedStatement = {
-  name: 'session-by-token-hash',
-  text: `${SESSION_WITH_ACCOUNT}
-   WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND (s.kind <> 'login' OR s.created_at > $2)`,
-};
+const BY_TOKEN_HASH = `${SESSION_WITH_ACCOUNT}
+   WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND (s.kind <> 'login' OR s.created_at > $2)`;
 
-const BY_ID: PreparedStatement = {
-  name: 'session-by-id',
-  text: `${SESSION_WITH_ACCOUNT}
-   WHERE s.id = $1 AND s.revoked_at IS NULL`,
-};
+const BY_ID = `${SESSION_WITH_ACCOUNT}
+   WHERE s.id = $1 AND s.revoked_at IS NULL`;
 
 const INSERT_SESSION = `
   INSERT INTO sessions (id, user_id, token_hash, kind, name, last_token_part, bypass_two_factor, two_factor_until,
