@@ -96,16 +96,30 @@ const step = (text) => console.error(`» ${text}`);
 async function measure(server, { script: file, options, onChild, ...row }) {
   step(`${row.id}) ${row.scenario}`);
   let peakRss = server ? watchPeakRss(server.pid) : null;
+  let loadPid = null;
   let cpuAtStart = null;
   let postgresAtStart = null;
+  let loadAtStart = null;
+  let loadAtEnd = null;
+  // The load side: the load generator, and this process (it runs the SMTP server of e).
+  const loadCpuSeconds = () => {
+    const generator = cpuSeconds(loadPid);
+    const { user, system } = process.cpuUsage();
+    return generator === null ? null : generator + (user + system) / 1e6;
+  };
   const result = await runChild(file, options, {
     onChild: (child) => {
+      loadPid = child.pid;
       peakRss ??= watchPeakRss(child.pid);
       onChild?.(child);
     },
     onMeasuring: () => {
       cpuAtStart = server && cpuSeconds(server.pid);
       postgresAtStart = server && postgresCpuSeconds();
+      loadAtStart = server && loadCpuSeconds();
+    },
+    onResult: () => {
+      loadAtEnd = server && loadCpuSeconds();
     },
   });
   const cpuAtEnd = server && cpuSeconds(server.pid);
@@ -118,6 +132,7 @@ async function measure(server, { script: file, options, onChild, ...row }) {
     peakRssKiB: peakRss(),
     cpuMsPerOp: result.cpuMsPerOp ?? perOp(cpuAtStart, cpuAtEnd),
     postgresCpuMsPerOp: perOp(postgresAtStart, postgresAtEnd),
+    loadCpuMsPerOp: perOp(loadAtStart, loadAtEnd),
   };
 }
 
@@ -297,7 +312,23 @@ const terminalLines = (lines) => {
 // ---------------------------------------------------------------------------------------------
 // The run.
 
-function notes(twoFactorChecked) {
+/**
+ * The highest e could reach against f on this machine if the service spent CPU on nothing but the
+ * one argon2id verification of each flow: PostgreSQL and the load side (load generator, SMTP
+ * server) still take their share of the same cores. Null unless both rows have their figures.
+ */
+function flowCeiling(rows) {
+  const flow = rows.find((row) => row.id === 'e');
+  const argon2 = rows.find((row) => row.id === 'f');
+  const parts = [argon2?.cpuMsPerOp, flow?.postgresCpuMsPerOp, flow?.loadCpuMsPerOp];
+  if (parts.some((part) => typeof part !== 'number')) return null;
+  const [verify, postgres, load] = parts;
+  return { ratio: verify / (verify + postgres + load), verify, postgres, load, service: flow.cpuMsPerOp - verify };
+}
+
+function notes(twoFactorChecked, rows) {
+  const ceiling = flowCeiling(rows);
+  const ms = (value) => value.toFixed(1);
   return [
     'a: the floor: bare Fastify (the same copy the service uses) and `pg`, `GET /me` hashes the token (SHA-256) and runs one named prepared statement, an index lookup; a process and database of its own.',
     'n: the Nest floor: the same `GET /me`, lookup and answer as a, written as the least Nest application can be (one module, one controller, one guard doing the lookup) on the Nest and Fastify the service runs: what Nest itself costs on top of a.',
@@ -309,6 +340,13 @@ function notes(twoFactorChecked) {
     'd: surface 2’s `GET /api/auth/status` with `Authorization: Bearer` (access token from /api/auth/login + /api/auth/2fa/login with the mailed code).',
     `e: ${settings.virtualUsers} distinct users, each looping password login → code read from the mail the service sent to the bench’s SMTP server → twoFactorChallenges.verifyChallenge; flows completed per second; p50/p99 per flow. Each flow costs one argon2id verification, hence the comparison with f.`,
     'f: argon2id verifications per second with the service’s parameters, as many in parallel as the libuv pool has threads, in a process of its own: the ceiling of e on this machine.',
+    ...(ceiling
+      ? [
+          `e’s ceiling on this machine: ${Math.round(ceiling.ratio * 100)} % of f, if the service spent CPU on nothing but each flow’s argon2id verification ` +
+            `(${ms(ceiling.verify)} ms, f’s CPU per verification): PostgreSQL (${ms(ceiling.postgres)} ms per flow) and the load side ` +
+            `(${ms(ceiling.load)} ms per flow) take the rest of the same cores. The service spent ${ms(ceiling.service)} ms per flow beyond the verification.`,
+        ]
+      : []),
   ];
 }
 
@@ -356,6 +394,7 @@ async function main() {
     rows,
     lifetimePeaks,
     serviceExit: service.exit,
+    flowCeiling: flowCeiling(rows),
   };
 
   console.log(`\n${at} · ${machine.cpu} · ${machine.memory} · Node ${machine.node} · PostgreSQL ${machine.postgres}`);
@@ -363,6 +402,9 @@ async function main() {
     `${settings.connections} connections, ${settings.warmupSeconds} s warm-up + ${settings.durationSeconds} s per scenario${flags.profile ? ' · service under --cpu-prof: figures are not comparable' : ''}\n`,
   );
   console.log(terminalTable(rows));
+  const ceiling = flowCeiling(rows);
+  if (ceiling)
+    console.log(`\ne's ceiling here (the service spending CPU on argon2id alone): ${Math.round(ceiling.ratio * 100)} % of f`);
   if (service.profileDir) printProfile(service.profileDir);
 
   // A profiled run's figures are skewed by the profiler: they never replace the latest plain run's.
@@ -375,7 +417,7 @@ async function main() {
     for (const row of failed) if (row.statusCodes) console.error(`  ${row.id}: status codes ${JSON.stringify(row.statusCodes)}`);
     console.error('docs/benchmarks.md was left as it was.');
   } else if (!flags.profile && !only) {
-    writeMarkdown(join(ROOT, 'docs/benchmarks.md'), { ...report, notes: notes(service.twoFactorChecked) });
+    writeMarkdown(join(ROOT, 'docs/benchmarks.md'), { ...report, notes: notes(service.twoFactorChecked, rows) });
     console.log('\nWritten: docs/benchmarks.md, bench/results/latest.json');
   }
 }

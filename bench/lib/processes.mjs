@@ -165,17 +165,21 @@ export async function startServer({
 /**
  * Runs a bench child (load generator or argon2 loop) to completion: `options` go in as argv[2]
  * (JSON), its one result comes back over IPC. `onChild` gets the process (to feed it messages, to
- * watch it); `onMeasuring` is called when the measured window starts (after the warm-up). A child
- * that exits without a result rejects.
+ * watch it); `onMeasuring` is called when the measured window starts (after the warm-up), and
+ * `onResult` when it ends (the result in hand, the child still alive). A child that exits without
+ * a result rejects.
  */
-export function runChild(script, options, { onChild, onMeasuring } = {}) {
+export function runChild(script, options, { onChild, onMeasuring, onResult } = {}) {
   const child = fork(script, [JSON.stringify(options)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   onChild?.(child);
   return new Promise((resolve, reject) => {
     let result;
     child.on('message', (message) => {
       if (message?.type === 'measuring') onMeasuring?.();
-      if (message?.type === 'result') result = message.result;
+      if (message?.type === 'result') {
+        result = message.result;
+        onResult?.();
+      }
     });
     child.once('error', reject);
     child.once('exit', (code, signal) =>

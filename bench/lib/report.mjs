@@ -48,6 +48,7 @@ const HEADER = [
   'errors / non-2xx',
   'server CPU ms/op',
   'PostgreSQL CPU ms/op',
+  'load CPU ms/op',
 ];
 
 const cells = (row) => [
@@ -61,6 +62,7 @@ const cells = (row) => [
   `${row.errors} / ${row.non2xx}`,
   fmtCpu(row.cpuMsPerOp),
   fmtCpu(row.postgresCpuMsPerOp),
+  fmtCpu(row.loadCpuMsPerOp),
 ];
 
 export function markdownTable(rows) {
@@ -105,7 +107,9 @@ export function writeMarkdown(file, { at, settings, machine, rows, lifetimePeaks
       '(user + system, all threads) the server process used in the measured window divided by the requests (flows, ' +
       'verifications) completed. When something else competes for the cores it moves far less than the rates do, so ' +
       'it is the figure to compare between runs. PostgreSQL CPU ms/op is the same for every PostgreSQL process on the ' +
-      "machine (the database server's share of each request; the other local servers stay idle during a run).",
+      "machine (the database server's share of each request; the other local servers stay idle during a run). Load CPU " +
+      'ms/op is what the load side used: the load generator, and for e the SMTP server the codes are mailed to (in the ' +
+      'orchestrating process). All of them share the same cores.',
     '',
     '## Machine',
     '',
