@@ -96,6 +96,31 @@ describe('the account snapshot', () => {
     expect((await me()).emails).toEqual([{ address: user.email, verified: true }]);
   });
 
+  it('is what a login goes by: the methods it asks for and the addresses it mails, after writes made in SQL', async () => {
+    const other = await registerVerifiedUser(api, t);
+    const [{ id: otherId }] = (await t.db.query(`SELECT id FROM users WHERE username = $1`, [other.username])) as [
+      { id: string },
+    ];
+    const login = () => api.post('/api/v1/login', { user: other.username, password: other.password });
+
+    const added = `added-${other.email}`;
+    await t.db.query(`INSERT INTO user_emails (user_id, address, is_primary, verified_at) VALUES ($1, $2, false, now())`, [
+      otherId,
+      added,
+    ]);
+    const before = t.mail.messages.length;
+    const asked = await login();
+    expect(asked.status).toBe(401);
+    expect(asked.body).toMatchObject({ error: 'totp-required', details: { method: 'email', availableMethods: ['email'] } });
+    await expect(t.mail.codeFor(added, { after: before })).resolves.toMatch(/^\d{3}-?\d{3}$/);
+    await expect(t.mail.codeFor(other.email, { after: before })).resolves.toMatch(/^\d{3}-?\d{3}$/);
+
+    await t.db.query(`DELETE FROM two_factor_methods WHERE user_id = $1 AND method = 'email'`, [otherId]);
+    const passed = await login();
+    expect(passed.status).toBe(200);
+    expect(passed.body).toMatchObject({ status: 'success', data: { userId: otherId } });
+  });
+
   it('rolls back with the write that changed it', async () => {
     const before = await expectInStep();
     await expect(

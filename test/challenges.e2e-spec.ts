@@ -212,6 +212,39 @@ describe('surface 1: login challenges', () => {
       expect(res.body).toMatchObject({ success: true, userId: user.userId });
     });
 
+    it('uses nothing up when the session cannot be written: the same code finishes the same challenge once it can', async () => {
+      const user = await registerVerifiedUser(api, t);
+      const failing = { 'user-agent': 'session-write-fails/1.0' };
+      const { challengeId, code } = await startLogin(user, failing);
+      // The session insert of this one client fails, as a full disk or a dropped connection would.
+      await t.db.query(`
+        CREATE FUNCTION test_refuse_session() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF NEW.user_agent = 'session-write-fails/1.0' THEN RAISE EXCEPTION 'session write refused by the test'; END IF;
+          RETURN NEW;
+        END $$`);
+      await t.db.query(
+        `CREATE TRIGGER test_refuse_session BEFORE INSERT ON sessions FOR EACH ROW EXECUTE FUNCTION test_refuse_session()`,
+      );
+      try {
+        const failed = await api.post(VERIFY, { challengeId, code }, { headers: failing });
+        expect(failed.status).toBe(500);
+        expect(JSON.stringify(failed.body)).not.toContain(code.replace('-', ''));
+      } finally {
+        await t.db.query(`DROP TRIGGER test_refuse_session ON sessions`);
+        await t.db.query(`DROP FUNCTION test_refuse_session()`);
+      }
+      expect((await challengeRow(challengeId))!.completed_at).toBeNull();
+      const [codeRow] = (await t.db.query(`SELECT consumed_at FROM email_codes WHERE user_id = $1 ORDER BY id DESC LIMIT 1`, [
+        user.userId,
+      ])) as Array<{ consumed_at: Date | null }>;
+      expect(codeRow).toEqual({ consumed_at: null });
+
+      const res = await api.post(VERIFY, { challengeId, code });
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ success: true, userId: user.userId, loginToken: expect.stringMatching(/^\S{32,}$/) });
+    });
+
     it('a completed challenge cannot be used again (error-challenge-not-found on both endpoints)', async () => {
       const user = await registerVerifiedUser(api, t);
       const { challengeId, code } = await startLogin(user);

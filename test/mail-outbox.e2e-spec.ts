@@ -23,34 +23,54 @@ describe('mail outbox', () => {
       }),
     );
 
-  it('leaves a new message to the request that queued it; the worker takes it only if that never happened', async () => {
+  it('queues a message claimed by the instance that sends it; the worker takes it only once that claim lapsed', async () => {
     const to = 'outbox-worker@example.com';
-    await queue(to);
-    // As if the process died before its first delivery attempt: the worker waits MAIL_SEND_TIMEOUT_MS.
+    const queued = await queue(to);
+    const [row] = (await t.db.query('SELECT status, attempts, lease_until, created_at FROM mail_outbox WHERE id = $1', [
+      queued.id,
+    ])) as Array<{ status: string; attempts: number; lease_until: Date; created_at: Date }>;
+    expect(row).toMatchObject({ status: 'sending', attempts: 1 });
+    expect(row!.lease_until.getTime() - row!.created_at.getTime()).toBe(t.config.mailLeaseSeconds * 1000);
+    // As if the process died before its first delivery attempt: a send timeout later, the message
+    // is still its own; the worker takes it over once the lease has run out.
     await expect(t.worker.runOnce()).resolves.toBe(0);
     t.clock.advance(t.config.MAIL_SEND_TIMEOUT_MS / 1000);
+    await expect(t.worker.runOnce()).resolves.toBe(0);
+    t.clock.advance(t.config.mailLeaseSeconds);
     await expect(t.worker.runOnce()).resolves.toBe(1);
     await expect(t.mail.waitFor((m) => m.to.includes(to))).resolves.toMatchObject({ subject: 'Confirm your email address' });
   });
 
-  it('delivers a message once, whether the request or the worker gets to it', async () => {
+  it('sends a queued message without claiming it again, in one attempt', async () => {
+    const to = 'outbox-direct@example.com';
+    const queued = await queue(to);
+    await expect(mail.deliverNow([queued])).resolves.toBe(true);
+    await expect(t.mail.waitFor((m) => m.to.includes(to))).resolves.toMatchObject({ subject: 'Confirm your email address' });
+    const [row] = await t.db.query('SELECT status, attempts, lease_until, data_encrypted FROM mail_outbox WHERE id = $1', [
+      queued.id,
+    ]);
+    expect(row).toEqual({ status: 'sent', attempts: 1, lease_until: null, data_encrypted: null });
+  });
+
+  it('delivers a message once, whether the late request or the worker gets to it after the claim lapsed', async () => {
     const to = 'outbox-once@example.com';
-    const id = await queue(to);
-    t.clock.advance(t.config.MAIL_SEND_TIMEOUT_MS / 1000);
-    const [now, worker] = await Promise.all([mail.deliverNow([id]), t.worker.runOnce()]);
+    const queued = await queue(to);
+    t.clock.advance(t.config.mailLeaseSeconds);
+    const [now, worker] = await Promise.all([mail.deliverNow([queued]), t.worker.runOnce()]);
     expect(now || worker === 1).toBe(true);
     await t.mail.waitFor((m) => m.to.includes(to));
     await expect(t.worker.runOnce()).resolves.toBe(0);
     expect(t.mail.count(to)).toBe(1);
-    const [row] = await t.db.query('SELECT status, attempts, data_encrypted FROM mail_outbox WHERE id = $1', [id]);
-    expect(row).toEqual({ status: 'sent', attempts: 1, data_encrypted: null });
+    const [row] = await t.db.query('SELECT status, attempts, data_encrypted FROM mail_outbox WHERE id = $1', [queued.id]);
+    // The claim made when it was queued, and the one that won the race.
+    expect(row).toEqual({ status: 'sent', attempts: 2, data_encrypted: null });
   });
 
   it('sends one message after another over one SMTP connection, kept open between them', async () => {
     const before = t.mail.connectionsOpened;
     for (const to of ['pool-1@example.com', 'pool-2@example.com', 'pool-3@example.com']) {
-      const id = await queue(to);
-      await expect(mail.deliverNow([id])).resolves.toBe(true);
+      const queued = await queue(to);
+      await expect(mail.deliverNow([queued])).resolves.toBe(true);
     }
     expect(t.mail.count('pool-3@example.com')).toBe(1);
     // At most the one a previous test left open for reuse was opened... or none.
@@ -84,7 +104,7 @@ describe('the SMTP connections when the application stops', () => {
   it('are closed once the mail worker has stopped', async () => {
     const t = await createTestApp();
     try {
-      const id = await t.db.transaction((manager) =>
+      const queued = await t.db.transaction((manager) =>
         t.app.get(MailService).enqueue(manager, {
           to: ['pool-close@example.com'],
           template: 'verify-email',
@@ -92,7 +112,7 @@ describe('the SMTP connections when the application stops', () => {
           data: { name: 'N', address: 'pool-close@example.com', link: 'http://app.test/verify-email?token=abc', ttlHours: 24 },
         }),
       );
-      await expect(t.app.get(MailService).deliverNow([id])).resolves.toBe(true);
+      await expect(t.app.get(MailService).deliverNow([queued])).resolves.toBe(true);
       expect(t.mail.openConnections).toBe(1);
       await t.stopApp();
       const deadline = Date.now() + 2_000;

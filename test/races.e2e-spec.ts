@@ -93,7 +93,7 @@ describe('races: one code, many requests', () => {
       const { challengeId, code } = await startLogin(user);
       const sessionsBefore = await loginSessions(user.userId);
 
-      const barrier = holdUntilAll(challenges, 'verify', parallel);
+      const barrier = holdUntilAll(challenges, 'verifyThen', parallel);
       try {
         const answers = await Promise.all(
           Array.from({ length: parallel }, () => api.post('/api/v1/twoFactorChallenges.verifyChallenge', { challengeId, code })),
@@ -137,7 +137,7 @@ describe('races: a right code among wrong guesses on a challenge (default limits
     const code = (await t.mail.codeFor(user.email, { after: before })).replace('-', '');
     const challenges = t.app.get(ChallengesService, { strict: false });
 
-    const barrier = holdUntilAll(challenges, 'verify', 20);
+    const barrier = holdUntilAll(challenges, 'verifyThen', 20);
     try {
       const guesses = Array.from({ length: 20 }, (_, i) => String((Number(code) + 1 + i) % 1_000_000).padStart(6, '0'));
       const answers = await Promise.all(

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { PasswordService } from '../auth/password.service.js';
-import type { AccountSnapshot } from '../auth/sessions.repository.js';
+import type { AccountSnapshot } from '../users/account-snapshot.js';
 import type { AuthenticatedSession } from '../auth/sessions.service.js';
 import { SessionsService } from '../auth/sessions.service.js';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
@@ -143,13 +143,7 @@ export class AccountService {
    */
   async profileOf(user: User, snapshot?: AccountSnapshot): Promise<Profile> {
     const [emails, methods] = snapshot
-      ? [
-          snapshot.emails,
-          this.twoFactor.available({
-            enabled: snapshot.enabledMethods,
-            hasVerifiedEmail: snapshot.emails.some((email) => email.verifiedAt !== null),
-          }),
-        ]
+      ? [snapshot.emails, this.twoFactor.availableIn(snapshot)]
       : await Promise.all([this.users.emailsOf(user.id), this.twoFactor.availableMethods(user.id)]);
     if (emails.length === 0) throw new DomainError(ErrorCode.InvalidPrincipalDocument, 'The user has no email address');
     const offered = this.twoFactor.offeredMethod(user, methods, 'preferred');
@@ -212,7 +206,7 @@ export class AccountService {
       if (changes.newPassword !== undefined) write.passwordHash = await this.passwords.hash(changes.newPassword);
     }
 
-    const outboxIds = await this.dataSource.transaction(async (manager) => {
+    const queuedMail = await this.dataSource.transaction(async (manager) => {
       const queued = await this.users.writeProfile(manager, user.id, write);
       if (write.passwordHash !== undefined) {
         // Whoever knew the old password must not stay logged in; the owner hears of the change.
@@ -224,7 +218,7 @@ export class AccountService {
       }
       return queued;
     });
-    void this.mail.deliverNow(outboxIds);
+    void this.mail.deliverNow(queuedMail);
     const updated = await this.users.findById(user.id);
     return { user: updated ?? user, emails: await this.users.emailsOf(user.id) };
   }
@@ -257,12 +251,12 @@ export class AccountService {
     this.users.assertEmail(email);
     this.users.assertPasswordPolicy(input.password);
     const passwordHash = await this.passwords.hash(input.password);
-    const { user, emails, outboxIds } = await this.dataSource.transaction(async (manager) => {
+    const { user, emails, queuedMail } = await this.dataSource.transaction(async (manager) => {
       const created = await this.users.create(manager, { ...input, username, name, email, passwordHash });
       if (this.config.TWO_FACTOR_EMAIL_AUTO_OPT_IN) await this.methods.enableEmailByDefault(manager, created.user.id);
       return created;
     });
-    void this.mail.deliverNow(outboxIds);
+    void this.mail.deliverNow(queuedMail);
     return { user, emails };
   }
 }

@@ -11,10 +11,11 @@ import { isTwoFactorError, TwoFactorError } from '../two-factor/two-factor.error
 import { clientFingerprint, TwoFactorService } from '../two-factor/two-factor.service.js';
 import type { ClientInfo, EnableableMethod, TwoFactorAttempt, TwoFactorState } from '../two-factor/two-factor.types.js';
 import type { User } from '../users/user.entity.js';
-import { UsersService } from '../users/users.service.js';
+import { type UserAccount, verifiedAddressesOf } from '../users/account-snapshot.js';
+import { type UserIdentifier, UsersService } from '../users/users.service.js';
 
 /** Who is logging in: by username, by email, or either (an `@` makes it an email). */
-export type LoginIdentifier = { username: string } | { email: string } | { usernameOrEmail: string };
+export type LoginIdentifier = UserIdentifier;
 
 /** The password as typed, or its hex SHA-256 as Meteor clients send it. */
 export type PasswordProof = { plain: string } | { digest: string };
@@ -59,16 +60,19 @@ export class LoginService {
     private readonly events: DomainEvents,
   ) {}
 
-  /** The user, when the password is theirs; InvalidCredentials otherwise (the same time either way). */
-  async verifyPassword(identifier: LoginIdentifier, password: PasswordProof): Promise<User> {
-    const user = await this.findUser(identifier);
-    const hash = user?.passwordHash ?? null;
+  /**
+   * The user and their addresses and methods (read together: the second factor needs them next),
+   * when the password is theirs; InvalidCredentials otherwise (the same time either way).
+   */
+  async verifyPassword(identifier: LoginIdentifier, password: PasswordProof): Promise<UserAccount> {
+    const account = await this.users.findAccount(identifier);
+    const hash = account?.user.passwordHash ?? null;
     const passwordOk =
       'plain' in password
         ? await this.passwords.verify(hash, password.plain)
         : await this.passwords.verifyDigest(hash, password.digest);
-    if (!user || !passwordOk) throw new DomainError(ErrorCode.InvalidCredentials, 'Unauthorized');
-    return user;
+    if (!account || !passwordOk) throw new DomainError(ErrorCode.InvalidCredentials, 'Unauthorized');
+    return account;
   }
 
   /**
@@ -77,9 +81,12 @@ export class LoginService {
    * with a challenge (its id in the state) the client may finish instead.
    */
   async loginWithPassword(input: PasswordLogin, context: LoginContext): Promise<LoggedIn> {
-    const user = await this.verifyPassword(input.identifier, input.password);
+    const { user, snapshot } = await this.verifyPassword(input.identifier, input.password);
     const outcome = await this.twoFactor
-      .check({ user, session: null }, input.secondFactor, context.client, { rememberable: false, passwordFallback: false })
+      .check({ user, session: null, snapshot }, input.secondFactor, context.client, {
+        rememberable: false,
+        passwordFallback: false,
+      })
       .catch((error: unknown) => this.withChallenge(error, user, context.client));
     const issued = await this.sessions.createLoginSession(
       user.id,
@@ -112,13 +119,21 @@ export class LoginService {
     attempt: TwoFactorAttempt & { code: string },
     context: LoginContext,
   ): Promise<LoggedIn> {
-    const { user } = await this.challenges.verify(challengeId, attempt, context.client, 'login');
-    const issued = await this.sessions.createLoginSession(
-      user.id,
-      { fingerprint: clientFingerprint(context.client), until: this.twoFactor.rememberUntil() },
-      context.origin,
+    const { verified, result: issued } = await this.challenges.verifyThen(
+      challengeId,
+      attempt,
+      context.client,
+      'login',
+      {},
+      ({ user }, db) =>
+        this.sessions.createLoginSession(
+          user.id,
+          { fingerprint: clientFingerprint(context.client), until: this.twoFactor.rememberUntil() },
+          context.origin,
+          db,
+        ),
     );
-    return { ...issued, user };
+    return { ...issued, user: verified.user };
   }
 
   /**
@@ -127,17 +142,19 @@ export class LoginService {
    * out answers PostCommitSideEffectFailed; it stays queued).
    */
   async startTokenLogin(identifier: LoginIdentifier, password: PasswordProof, context: LoginContext): Promise<TokenLoginStart> {
-    const user = await this.verifyPassword(identifier, password);
-    const available = await this.twoFactor.availableMethods(user.id);
+    const { user, snapshot } = await this.verifyPassword(identifier, password);
+    const available = this.twoFactor.availableIn(snapshot);
     if (available.length === 0) {
       const issued = await this.sessions.createTokenSession(user.id, context.origin);
       await this.announceIfNewDevice(user, issued.session, context);
       return { status: 'logged-in', user, ...issued };
     }
+    const addresses = verifiedAddressesOf(snapshot);
     const lockedUntil = await this.twoFactor.lockedUntil(user.id);
     if (lockedUntil) {
       const state = await this.twoFactor.state(user, this.twoFactor.offeredMethod(user, available, 'preferred'), available, {
         client: context.client,
+        addresses,
       });
       throw new TwoFactorError(ErrorCode.TwoFactorLocked, 'Too many failed attempts; try again later', { ...state, lockedUntil });
     }
@@ -147,6 +164,7 @@ export class LoginService {
       client: context.client,
       locale: context.locale,
       send: { as: ErrorCode.PostCommitSideEffectFailed },
+      addresses,
     });
     return { status: 'second-factor-required', user, challenge, state: { ...state, challengeId: challenge.id } };
   }
@@ -161,19 +179,19 @@ export class LoginService {
     attempt: TwoFactorAttempt & { code: string },
     context: LoginContext,
   ): Promise<LoggedIn> {
-    const { user } = await this.challenges.verify(challengeId, attempt, context.client, 'login', { userId });
-    const issued = await this.sessions.createTokenSession(user.id, context.origin);
-    return { ...issued, user };
+    const { verified, result: issued } = await this.challenges.verifyThen(
+      challengeId,
+      attempt,
+      context.client,
+      'login',
+      { userId },
+      ({ user }, db) => this.sessions.createTokenSession(user.id, context.origin, db),
+    );
+    return { ...issued, user: verified.user };
   }
 
   logout(sessionId: string): Promise<void> {
     return this.sessions.revoke(sessionId);
-  }
-
-  private findUser(identifier: LoginIdentifier): Promise<User | null> {
-    if ('username' in identifier) return this.users.findByUsername(identifier.username);
-    if ('email' in identifier) return this.users.findByEmail(identifier.email);
-    return this.users.findByUsernameOrEmail(identifier.usernameOrEmail);
   }
 
   /** A password-only login from a user agent the user never logged in with before. */

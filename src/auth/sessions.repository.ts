@@ -2,22 +2,13 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager, IsNull, Not } from 'typeorm';
 import { preparedRows } from '../database/prepared-statement.js';
 import { queryRows } from '../database/query-rows.js';
-import { UserEmail } from '../users/user-email.entity.js';
+import { type AccountSnapshot, accountSnapshotFrom, type StoredAccountSnapshot } from '../users/account-snapshot.js';
 import { User } from '../users/user.entity.js';
 import { Session, type SessionKind } from './session.entity.js';
 
 export interface SessionWithUser {
   session: Session;
   user: User;
-}
-
-/**
- * What an authenticated request needs besides the session and the user, read in the same round
- * trip: the user's addresses (primary first) and the second-factor methods switched on.
- */
-export interface AccountSnapshot {
-  emails: UserEmail[];
-  enabledMethods: string[];
 }
 
 export type AuthenticatedRow = SessionWithUser & { snapshot: AccountSnapshot };
@@ -82,10 +73,7 @@ interface SessionAccount {
   preferred_two_factor_method: 'email' | 'totp' | null;
   user_created_at: Timestamp;
   user_updated_at: Timestamp;
-  snapshot: {
-    enabled_methods: string[];
-    emails: Array<{ id: number | string; address: string; verified_at: Timestamp | null; is_primary: boolean }>;
-  };
+  snapshot: StoredAccountSnapshot;
 }
 
 const toDate = (value: Timestamp | null): Date | null => (value === null ? null : new Date(value));
@@ -123,16 +111,7 @@ function toAuthenticated(row: SessionAccount): AuthenticatedRow {
     createdAt: new Date(row.user_created_at),
     updatedAt: new Date(row.user_updated_at),
   } satisfies User);
-  const emails = row.snapshot.emails.map((email) =>
-    Object.assign(new UserEmail(), {
-      id: String(email.id),
-      userId: row.user_id,
-      address: email.address,
-      verifiedAt: toDate(email.verified_at),
-      isPrimary: email.is_primary,
-    }),
-  );
-  return { session, user, snapshot: { emails, enabledMethods: row.snapshot.enabled_methods } };
+  return { session, user, snapshot: accountSnapshotFrom(row.user_id, row.snapshot) };
 }
 
 /** The `sessions` table: login tokens, personal access tokens and surface 2's JWT sessions. */

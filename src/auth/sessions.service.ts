@@ -7,7 +7,8 @@ import { AppConfig } from '../config/app-config.js';
 import { isUniqueViolation } from '../database/unique-violation.js';
 import type { User } from '../users/user.entity.js';
 import { Session, type SessionKind } from './session.entity.js';
-import { type AccountSnapshot, SessionsRepository } from './sessions.repository.js';
+import type { AccountSnapshot } from '../users/account-snapshot.js';
+import { SessionsRepository } from './sessions.repository.js';
 
 const LAST_USED_RESOLUTION_MS = 60_000;
 
@@ -44,13 +45,17 @@ export class SessionsService {
     @Inject(AppConfig) private readonly config: AppConfig,
   ) {}
 
-  /** Surface 1's login token. With `twoFactor`, the second factor is remembered for that client. */
+  /**
+   * Surface 1's login token. With `twoFactor`, the second factor is remembered for that client.
+   * `db`: the caller's transaction (the challenge that let the user in), else its own statement.
+   */
   createLoginSession(
     userId: string,
     twoFactor?: { fingerprint: string; until: Date },
     origin?: SessionOrigin,
+    db: EntityManager = this.dataSource.manager,
   ): Promise<IssuedSession> {
-    return this.create(this.dataSource.manager, {
+    return this.create(db, {
       userId,
       kind: 'login',
       twoFactorFingerprint: twoFactor?.fingerprint ?? null,
@@ -63,8 +68,8 @@ export class SessionsService {
    * Surface 2's session. Its bearer secret is the id of the current refresh token (`token` here):
    * only its hash is stored, and each refresh replaces it (rotateRefreshToken).
    */
-  createTokenSession(userId: string, origin: SessionOrigin): Promise<IssuedSession> {
-    return this.create(this.dataSource.manager, { userId, kind: 'token', ...this.originFields(origin) });
+  createTokenSession(userId: string, origin: SessionOrigin, db: EntityManager = this.dataSource.manager): Promise<IssuedSession> {
+    return this.create(db, { userId, kind: 'token', ...this.originFields(origin) });
   }
 
   async createPersonalAccessToken(userId: string, name: string, bypassTwoFactor: boolean): Promise<IssuedSession> {

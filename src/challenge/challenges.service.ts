@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
 import { addSeconds, Clock } from '../common/clock.js';
 import { DomainError, ErrorCode, isDomainError } from '../common/domain-error.js';
@@ -152,53 +152,72 @@ export class ChallengesService {
     /** Whose it must be (a token names it): another user's or another session's is as good as none. */
     owner: { userId?: string; sessionId?: string } = {},
   ): Promise<VerifiedChallenge> {
+    const { verified } = await this.verifyThen(challengeId, attempt, client, purpose, owner, async () => undefined);
+    return verified;
+  }
+
+  /**
+   * verify, and what the challenge was for (a login's session) done in the same transaction: the
+   * code is used up, the challenge completed and `then` done together, or none of it (a failing
+   * `then` leaves the code and challenge usable again).
+   */
+  async verifyThen<T>(
+    challengeId: string,
+    attempt: TwoFactorAttempt & { code: string },
+    client: ClientInfo,
+    purpose: ChallengePurpose,
+    owner: { userId?: string; sessionId?: string },
+    then: (verified: VerifiedChallenge, db: EntityManager) => Promise<T>,
+  ): Promise<{ verified: VerifiedChallenge; result: T }> {
     if (!CHALLENGE_ID_PATTERN.test(challengeId)) throw unusable('missing');
     // Refusals are returned rather than thrown inside, so the counts they made still commit.
-    const outcome = await this.dataSource.transaction(async (manager): Promise<VerifiedChallenge | { refused: DomainError }> => {
-      const challenge = await this.challenges.findForUpdate(manager, challengeId, purpose);
-      if (!challenge) return { refused: unusable('missing') };
-      if ((owner.userId && challenge.userId !== owner.userId) || (owner.sessionId && challenge.sessionId !== owner.sessionId)) {
-        return { refused: unusable('missing') };
-      }
-      const now = this.clock.now();
-      const state = challengeState(challenge, now);
-      if (state !== 'open') return { refused: unusable(state) };
-      const user = await this.users.findById(challenge.userId, manager);
-      if (!user) return { refused: new DomainError(ErrorCode.UserNotFound, 'user not found') };
-      const method = await this.methodFor(user, challenge, attempt.method);
-      if (!method) return { refused: new DomainError(ErrorCode.TwoFactorMethodDisabled, 'The user does not have this method') };
+    const outcome = await this.dataSource.transaction(
+      async (manager): Promise<{ verified: VerifiedChallenge; result: T } | { refused: DomainError }> => {
+        const found = await this.challenges.findWithUserForUpdate(manager, challengeId, purpose);
+        if (!found) return { refused: unusable('missing') };
+        const { challenge, user } = found;
+        if ((owner.userId && challenge.userId !== owner.userId) || (owner.sessionId && challenge.sessionId !== owner.sessionId)) {
+          return { refused: unusable('missing') };
+        }
+        const now = this.clock.now();
+        const state = challengeState(challenge, now);
+        if (state !== 'open') return { refused: unusable(state) };
+        const method = await this.methodFor(user, challenge, attempt.method);
+        if (!method) return { refused: new DomainError(ErrorCode.TwoFactorMethodDisabled, 'The user does not have this method') };
 
-      let result;
-      try {
-        result = await this.twoFactor.verifySecondFactor(user, method, attempt.code, client, manager);
-      } catch (error) {
-        // A locked account's challenge ends like one whose attempts are used up.
-        if (!isDomainError(error) || error.code !== ErrorCode.TwoFactorLocked) throw error;
-        await this.challenges.delete(manager, challenge.id);
-        return { refused: error };
-      }
-      const audit = { userId: user.id, method, client };
-      if (result.verdict === 'verified') {
-        await this.challenges.complete(manager, challenge.id, now);
-        await this.audit.record({ ...audit, type: 'challenge_completed', outcome: 'success' }, manager);
-        return { user, challenge: { ...challenge, completedAt: now } };
-      }
-      await this.audit.record({ ...audit, type: 'challenge_failed', outcome: 'failure' }, manager);
-      const failedAttempts = challenge.failedAttempts + 1;
-      if (failedAttempts >= this.config.EMAIL_CODE_MAX_ATTEMPTS || result.maxAttemptsReached) {
-        await this.challenges.delete(manager, challenge.id);
-        return { refused: new DomainError(ErrorCode.TwoFactorMaxAttempts, 'Too many wrong codes; log in again') };
-      }
-      await this.challenges.setFailedAttempts(manager, challenge.id, failedAttempts);
-      return {
-        refused:
-          result.verdict === 'expired'
-            ? new DomainError(ErrorCode.TwoFactorCodeExpired, 'The code has expired')
-            : new DomainError(ErrorCode.InvalidCode, 'Invalid code'),
-      };
-    });
+        let result;
+        try {
+          result = await this.twoFactor.verifySecondFactor(user, method, attempt.code, client, manager);
+        } catch (error) {
+          // A locked account's challenge ends like one whose attempts are used up.
+          if (!isDomainError(error) || error.code !== ErrorCode.TwoFactorLocked) throw error;
+          await this.challenges.delete(manager, challenge.id);
+          return { refused: error };
+        }
+        const audit = { userId: user.id, method, client };
+        if (result.verdict === 'verified') {
+          await this.challenges.complete(manager, challenge.id, now);
+          await this.audit.record({ ...audit, type: 'challenge_completed', outcome: 'success' }, manager);
+          const verified = { user, challenge: { ...challenge, completedAt: now } };
+          return { verified, result: await then(verified, manager) };
+        }
+        await this.audit.record({ ...audit, type: 'challenge_failed', outcome: 'failure' }, manager);
+        const failedAttempts = challenge.failedAttempts + 1;
+        if (failedAttempts >= this.config.EMAIL_CODE_MAX_ATTEMPTS || result.maxAttemptsReached) {
+          await this.challenges.delete(manager, challenge.id);
+          return { refused: new DomainError(ErrorCode.TwoFactorMaxAttempts, 'Too many wrong codes; log in again') };
+        }
+        await this.challenges.setFailedAttempts(manager, challenge.id, failedAttempts);
+        return {
+          refused:
+            result.verdict === 'expired'
+              ? new DomainError(ErrorCode.TwoFactorCodeExpired, 'The code has expired')
+              : new DomainError(ErrorCode.InvalidCode, 'Invalid code'),
+        };
+      },
+    );
     if ('refused' in outcome) throw outcome.refused;
-    this.metrics.challengeCompleted(outcome.challenge.purpose);
+    this.metrics.challengeCompleted(outcome.verified.challenge.purpose);
     return outcome;
   }
 

@@ -27,9 +27,12 @@ export interface OutgoingMail {
 
 const MAX_BACKOFF_SECONDS = 3600;
 
+/** A message queued by `enqueue`, claimed for its first attempt: what `deliverNow` takes. */
+export type QueuedMail = ClaimedMessage;
+
 /**
  * Every message goes through the `mail_outbox` table: queued in the transaction that caused it,
- * then delivered by `deliver` (at once, for requests that must know) or by the worker (retries).
+ * then delivered by `deliverNow` (at once, for requests that must know) or by the worker (retries).
  */
 @Injectable()
 export class MailService {
@@ -47,9 +50,9 @@ export class MailService {
   ) {
     const subscriber: EntitySubscriberInterface = {
       afterTransactionCommit: (event: TransactionCommitEvent) => {
-        const ids = this.afterCommit.get(event.queryRunner);
+        const queued = this.afterCommit.get(event.queryRunner);
         this.afterCommit.delete(event.queryRunner);
-        if (ids?.length) void this.deliverNow(ids);
+        if (queued?.length) void this.deliverNow(queued);
       },
       afterTransactionRollback: (event: TransactionRollbackEvent) => {
         this.afterCommit.delete(event.queryRunner);
@@ -59,7 +62,7 @@ export class MailService {
   }
 
   /** Messages queued by `send` inside a transaction, delivered once it commits. */
-  private readonly afterCommit = new WeakMap<QueryRunner, string[]>();
+  private readonly afterCommit = new WeakMap<QueryRunner, QueuedMail[]>();
 
   /**
    * Queues a message in the caller's transaction and delivers it once that commits, without the
@@ -67,31 +70,32 @@ export class MailService {
    * If that first attempt fails, the worker retries.
    */
   async send(manager: EntityManager, mail: OutgoingMail): Promise<void> {
-    const id = await this.enqueue(manager, mail);
+    const queued = await this.enqueue(manager, mail);
     const runner = manager.queryRunner;
     if (!runner?.isTransactionActive) {
-      void this.deliverNow([id]);
+      void this.deliverNow([queued]);
       return;
     }
     const pending = this.afterCommit.get(runner);
-    if (pending) pending.push(id);
-    else this.afterCommit.set(runner, [id]);
+    if (pending) pending.push(queued);
+    else this.afterCommit.set(runner, [queued]);
   }
 
-  /** Queues a message inside the caller's transaction; returns the outbox id. */
-  async enqueue(manager: EntityManager, mail: OutgoingMail): Promise<string> {
+  /**
+   * Queues a message inside the caller's transaction, for `deliverNow` once that commits (every
+   * caller does so). It is queued already claimed by this instance: the worker only steps in if
+   * that attempt never happens (a crash), once the claim's lease has lapsed, instead of racing it
+   * for the row and making the request report a failure.
+   */
+  async enqueue(manager: EntityManager, mail: OutgoingMail): Promise<QueuedMail> {
     const now = this.clock.now();
-    return this.outbox.insert(manager, {
+    return this.outbox.insertClaimed(manager, {
       to: mail.to,
       template: mail.template,
       locale: this.templates.resolveLocale(mail.locale),
       dataEncrypted: encrypt(this.keys.key('outbox-encryption'), JSON.stringify(mail.data)),
-      status: 'pending',
-      attempts: 0,
-      // deliverNow follows every enqueue: the worker only steps in if that attempt never happened
-      // (a crash), instead of racing it for the row and making the request report a failure.
-      nextAttemptAt: addSeconds(now, this.config.MAIL_SEND_TIMEOUT_MS / 1000),
       createdAt: now,
+      leaseUntil: addSeconds(now, this.config.mailLeaseSeconds),
     });
   }
 
@@ -99,7 +103,7 @@ export class MailService {
    * One delivery attempt of the given messages, bounded by MAIL_SEND_TIMEOUT_MS. Returns true when
    * all went out. A message that fails (or times out) stays queued for the worker.
    */
-  async deliverNow(ids: string[]): Promise<boolean> {
+  async deliverNow(queued: QueuedMail[]): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), this.config.MAIL_SEND_TIMEOUT_MS);
@@ -109,10 +113,10 @@ export class MailService {
         // Never rejects: callers fire and forget it (`void deliverNow`), and a rejection there (the
         // database gone mid-attempt) would be unhandled and end the process. The worker retries.
         Promise.all(
-          ids.map((id) =>
-            this.attempt(id).catch((error: unknown) => {
+          queued.map((message) =>
+            this.attempt(message).catch((error: unknown) => {
               this.logger.warn(
-                `Delivery attempt of message ${id} failed: ${error instanceof Error ? error.message : String(error)}`,
+                `Delivery attempt of message ${message.id} failed: ${error instanceof Error ? error.message : String(error)}`,
               );
               return false;
             }),
@@ -132,10 +136,14 @@ export class MailService {
     return claimed.length;
   }
 
-  private async attempt(id: string): Promise<boolean> {
-    const [row] = await this.claim({ id });
+  private async attempt(queued: QueuedMail): Promise<boolean> {
+    // The claim made when it was queued, while its lease still covers a whole send (one that got
+    // here late, past its lease, may have been taken over: it is claimed again, or left).
+    const sendEnds = this.clock.now().getTime() + 3 * this.config.MAIL_SEND_TIMEOUT_MS;
+    if (queued.leaseUntil.getTime() > sendEnds) return this.deliverRow(queued);
+    const [row] = await this.claim({ id: queued.id });
     // Already claimed by someone else (the worker) or already sent: not a failure of this request.
-    if (!row) return this.outbox.isSent(id);
+    if (!row) return this.outbox.isSent(queued.id);
     return this.deliverRow(row);
   }
 

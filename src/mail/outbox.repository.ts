@@ -12,6 +12,8 @@ export interface ClaimedMessage {
   dataEncrypted: string | null;
   /** Including this one. */
   attempts: number;
+  /** Until when no one else may claim it. */
+  leaseUntil: Date;
 }
 
 /** The `mail_outbox` table: messages queued with the change that caused them, leased for delivery. */
@@ -19,15 +21,32 @@ export interface ClaimedMessage {
 export class OutboxRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  async insert(db: EntityManager, row: Omit<MailOutbox, 'id' | 'leaseUntil' | 'lastError' | 'sentAt'>): Promise<string> {
+  /**
+   * Queues a message already claimed for its first attempt by the caller (`sending`, leased until
+   * `leaseUntil`, one attempt): the instance that queues a message sends it right after the commit,
+   * so claiming it then would cost a statement for nothing. Should that instance die first, the
+   * lease lapses and the worker takes the message over, as it does from a sender that died.
+   */
+  async insertClaimed(
+    db: EntityManager,
+    row: Pick<MailOutbox, 'to' | 'template' | 'locale' | 'dataEncrypted' | 'createdAt'> & { leaseUntil: Date },
+  ): Promise<ClaimedMessage> {
     // Plain SQL (one per message): TypeORM's insert builder cost more than the statement.
     const [created] = await queryRows<{ id: string }>(
       db,
-      `INSERT INTO mail_outbox ("to", template, locale, data_encrypted, status, attempts, next_attempt_at, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-      [row.to, row.template, row.locale, row.dataEncrypted, row.status, row.attempts, row.nextAttemptAt, row.createdAt],
+      `INSERT INTO mail_outbox ("to", template, locale, data_encrypted, status, attempts, next_attempt_at, lease_until, created_at)
+       VALUES ($1, $2, $3, $4, 'sending', 1, $5, $6, $5) RETURNING id`,
+      [row.to, row.template, row.locale, row.dataEncrypted, row.createdAt, row.leaseUntil],
     );
-    return String(created!.id);
+    return {
+      id: String(created!.id),
+      to: row.to,
+      template: row.template,
+      locale: row.locale,
+      dataEncrypted: row.dataEncrypted,
+      attempts: 1,
+      leaseUntil: row.leaseUntil,
+    };
   }
 
   /**
@@ -65,6 +84,7 @@ export class OutboxRepository {
       locale: row.locale,
       dataEncrypted: row.data_encrypted,
       attempts: Number(row.attempts),
+      leaseUntil,
     }));
   }
 

@@ -83,7 +83,7 @@ export class EmailCodeSender {
       }
       if (!options.fresh && !options.enforceCooldown && before.cooldownSeconds > 0) return { before };
       const issued = await this.codes.issue(manager, user.id, SECOND_FACTOR_PURPOSE);
-      const outboxId = await this.mail.enqueue(manager, {
+      const queued = await this.mail.enqueue(manager, {
         to: addresses,
         template: 'email-code',
         locale: options.locale ?? user.locale,
@@ -100,14 +100,14 @@ export class EmailCodeSender {
         { userId: user.id, type: 'code_sent', outcome: 'success', method: 'email', client: options.client },
         manager,
       );
-      return { before, sent: { expiresAt: issued.expiresAt, outboxId } };
+      return { before, sent: { expiresAt: issued.expiresAt, queued } };
     });
     if (!decision.sent) return decision.before;
     // Counted once the code and its message are committed; the delivery has counters of its own.
     this.metrics.codeSent('email');
     const { before } = decision;
-    const { expiresAt, outboxId } = decision.sent;
-    const delivery = this.mail.deliverNow([outboxId]);
+    const { expiresAt, queued } = decision.sent;
+    const delivery = this.mail.deliverNow([queued]);
     if (options.awaitDelivery && !(await delivery)) {
       throw new DomainError(options.awaitDelivery.as, 'The email with the code could not be sent; try again later');
     }

@@ -9,6 +9,7 @@ import { DomainEvents } from '../common/domain-events.js';
 import { AppConfig } from '../config/app-config.js';
 import { Metrics } from '../metrics/metrics.js';
 import type { Session } from '../auth/session.entity.js';
+import { type AccountSnapshot, verifiedAddressesOf } from '../users/account-snapshot.js';
 import type { User } from '../users/user.entity.js';
 import { UsersService } from '../users/users.service.js';
 import { EmailCodeSender, type SendOptions } from './email-code-sender.service.js';
@@ -83,11 +84,19 @@ export class TwoFactorService {
     return this.available(await this.methods.enabled(userId, db));
   }
 
-  /** The rule, on facts read elsewhere (an authenticated request's snapshot carries them). */
+  /** The rule, on facts read elsewhere. */
   available(facts: MethodFacts): EnableableMethod[] {
     return ENABLEABLE_METHODS.filter(
       (method) => facts.enabled.includes(method) && (method !== 'email' || facts.hasVerifiedEmail),
     );
+  }
+
+  /** The rule, on an account snapshot (read with the user: no query). */
+  availableIn(snapshot: AccountSnapshot): EnableableMethod[] {
+    return this.available({
+      enabled: snapshot.enabledMethods,
+      hasVerifiedEmail: snapshot.emails.some((email) => email.verifiedAt !== null),
+    });
   }
 
   /** The method to ask a user for: their preference when they have it (and asked to), else the first enabled. */
@@ -128,19 +137,21 @@ export class TwoFactorService {
     client: ClientInfo,
     options: TwoFactorCheckOptions & { offer?: MethodOffer; locale?: string | null },
   ): Promise<TwoFactorOutcome> {
-    const { user, session } = subject;
+    const { user, session, snapshot } = subject;
     if (session?.bypassTwoFactor) return 'bypassed';
     if (options.rememberable && this.isRemembered(session, client)) return 'remembered';
 
-    const available = await this.availableMethods(user.id);
+    const available = snapshot ? this.availableIn(snapshot) : await this.availableMethods(user.id);
     if (available.length === 0 && (!options.passwordFallback || !user.passwordHash)) return 'not-required';
     const offered = this.offeredMethod(user, available, options.offer);
     const code = attempt.code?.trim();
+    const addresses = snapshot && verifiedAddressesOf(snapshot);
     const state = (method: SecondFactorMethod, send = false) =>
       this.state(user, method, available, {
         client,
         locale: options.locale,
         send: send ? { as: ErrorCode.EmailSendFailed } : undefined,
+        addresses,
       });
 
     // Checked before anything else: a locked account neither gets codes mailed nor has them checked.
@@ -253,9 +264,15 @@ export class TwoFactorService {
     user: User,
     method: SecondFactorMethod,
     available: EnableableMethod[],
-    options: { client: ClientInfo; locale?: string | null; send?: Required<SendOptions>['awaitDelivery'] },
+    options: {
+      client: ClientInfo;
+      locale?: string | null;
+      send?: Required<SendOptions>['awaitDelivery'];
+      /** The verified addresses, when the caller has them (from an account snapshot). */
+      addresses?: string[];
+    },
   ): Promise<TwoFactorState> {
-    const addresses = await this.users.verifiedAddresses(user.id);
+    const addresses = options.addresses ?? (await this.users.verifiedAddresses(user.id));
     const state: TwoFactorState = { method, available, addresses, username: user.username };
     if (method === 'email') {
       state.email = options.send

@@ -1,4 +1,5 @@
 import type { Session } from '../auth/session.entity.js';
+import type { AccountSnapshot } from '../users/account-snapshot.js';
 import type { User } from '../users/user.entity.js';
 
 /** The methods a user turns on, in the order they are offered: the authenticator app first. */
@@ -11,10 +12,15 @@ export type EnableableMethod = (typeof ENABLEABLE_METHODS)[number];
  */
 export type SecondFactorMethod = EnableableMethod | 'backup' | 'password';
 
-/** Who is being checked: the user and, when the request carries one, the login session. */
+/**
+ * Who is being checked: the user and, when the request carries one, the login session. With the
+ * account snapshot read alongside the user (an authenticated request, a login), the methods and
+ * addresses are not read again.
+ */
 export interface TwoFactorSubject {
   user: User;
   session?: Session | null;
+  snapshot?: AccountSnapshot;
 }
 
 /** What the client sent as its second factor, read by each surface in its own terms. */

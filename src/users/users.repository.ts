@@ -1,13 +1,18 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager, In } from 'typeorm';
 import { queryRows } from '../database/query-rows.js';
+import { accountSnapshotFrom, type StoredAccountSnapshot, type UserAccount } from './account-snapshot.js';
 import { UserEmail } from './user-email.entity.js';
 import { User } from './user.entity.js';
 
-const USER_COLUMNS =
+/** A user's columns (alias `u`), also for statements that read a user with another row (see userFrom). */
+export const USER_COLUMNS =
   'u.id, u.username, u.name, u.password_hash, u.locale, u.roles, u.preferred_two_factor_method, u.created_at, u.updated_at';
 
-interface UserRow {
+const BY_USERNAME = 'WHERE lower(u.username) = lower($1)';
+const BY_EMAIL = 'JOIN user_emails e ON e.user_id = u.id WHERE lower(e.address) = lower($1)';
+
+export interface UserRow {
   id: string;
   username: string;
   name: string;
@@ -29,15 +34,20 @@ export class UsersRepository {
   }
 
   findByUsername(username: string, db: EntityManager = this.dataSource.manager): Promise<User | null> {
-    return this.oneUser(db, `SELECT ${USER_COLUMNS} FROM users u WHERE lower(u.username) = lower($1)`, [username]);
+    return this.oneUser(db, `SELECT ${USER_COLUMNS} FROM users u ${BY_USERNAME}`, [username]);
   }
 
   findByEmail(address: string, db: EntityManager = this.dataSource.manager): Promise<User | null> {
-    return this.oneUser(
-      db,
-      `SELECT ${USER_COLUMNS} FROM users u JOIN user_emails e ON e.user_id = u.id WHERE lower(e.address) = lower($1)`,
-      [address],
-    );
+    return this.oneUser(db, `SELECT ${USER_COLUMNS} FROM users u ${BY_EMAIL}`, [address]);
+  }
+
+  /** The user and their addresses and methods, in one statement (a login needs all three). */
+  findAccountByUsername(username: string): Promise<UserAccount | null> {
+    return this.oneAccount(`SELECT ${USER_COLUMNS}, u.account_snapshot FROM users u ${BY_USERNAME}`, [username]);
+  }
+
+  findAccountByEmail(address: string): Promise<UserAccount | null> {
+    return this.oneAccount(`SELECT ${USER_COLUMNS}, u.account_snapshot FROM users u ${BY_EMAIL}`, [address]);
   }
 
   /** Primary first. */
@@ -146,20 +156,28 @@ export class UsersRepository {
     await this.dataSource.getRepository(User).update({ id: userId }, { preferredTwoFactorMethod: method });
   }
 
-  /** A user row as the entity (built by hand: these lookups run on every login, TypeORM's builder and hydration are not free). */
   private async oneUser(db: EntityManager, sql: string, params: unknown[]): Promise<User | null> {
     const [row] = await queryRows<UserRow>(db, sql, params);
-    if (!row) return null;
-    return Object.assign(new User(), {
-      id: row.id,
-      username: row.username,
-      name: row.name,
-      passwordHash: row.password_hash,
-      locale: row.locale,
-      roles: row.roles,
-      preferredTwoFactorMethod: row.preferred_two_factor_method,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-    } satisfies User);
+    return row ? userFrom(row) : null;
   }
+
+  private async oneAccount(sql: string, params: unknown[]): Promise<UserAccount | null> {
+    const [row] = await queryRows<UserRow & { account_snapshot: StoredAccountSnapshot }>(this.dataSource, sql, params);
+    return row ? { user: userFrom(row), snapshot: accountSnapshotFrom(row.id, row.account_snapshot) } : null;
+  }
+}
+
+/** A user row as the entity (built by hand: these lookups run on every login, TypeORM's builder and hydration are not free). */
+export function userFrom(row: UserRow): User {
+  return Object.assign(new User(), {
+    id: row.id,
+    username: row.username,
+    name: row.name,
+    passwordHash: row.password_hash,
+    locale: row.locale,
+    roles: row.roles,
+    preferredTwoFactorMethod: row.preferred_two_factor_method,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  } satisfies User);
 }

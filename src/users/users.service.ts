@@ -8,7 +8,8 @@ import { randomId, randomToken, sha256Hex } from '../common/random.js';
 import { runDetached } from '../common/run-detached.js';
 import { AppConfig } from '../config/app-config.js';
 import { isUniqueViolation } from '../database/unique-violation.js';
-import { MailService } from '../mail/mail.service.js';
+import { MailService, type QueuedMail } from '../mail/mail.service.js';
+import type { UserAccount } from './account-snapshot.js';
 import { UserEmail } from './user-email.entity.js';
 import { User } from './user.entity.js';
 import { UsersRepository } from './users.repository.js';
@@ -59,6 +60,9 @@ export interface ProfileWrite {
   passwordHash?: string;
 }
 
+/** Who a login names: by username, by email, or either (an `@` makes it an email). */
+export type UserIdentifier = { username: string } | { email: string } | { usernameOrEmail: string };
+
 /**
  * Users and their addresses: the bottom layer. It knows nothing of sessions or second factors;
  * flows that touch those too (registration, profile changes) live in AccountService above it.
@@ -92,6 +96,14 @@ export class UsersService {
     return value.includes('@') ? this.findByEmail(value) : this.findByUsername(value);
   }
 
+  /** The user with their addresses and methods, in one statement. */
+  findAccount(identifier: UserIdentifier): Promise<UserAccount | null> {
+    if ('username' in identifier) return this.users.findAccountByUsername(identifier.username);
+    if ('email' in identifier) return this.users.findAccountByEmail(identifier.email);
+    const value = identifier.usernameOrEmail;
+    return value.includes('@') ? this.users.findAccountByEmail(value) : this.users.findAccountByUsername(value);
+  }
+
   emailsOf(userId: string): Promise<UserEmail[]> {
     return this.users.emailsOf(userId);
   }
@@ -112,7 +124,7 @@ export class UsersService {
    * Inserts the user and their primary address in the caller's transaction; an unverified address
    * gets a verification link queued. Returns the outbox ids to deliver once the transaction commits.
    */
-  async create(manager: EntityManager, input: NewUser): Promise<UserWithEmails & { outboxIds: string[] }> {
+  async create(manager: EntityManager, input: NewUser): Promise<UserWithEmails & { queuedMail: QueuedMail[] }> {
     try {
       await this.assertUsernameFree(manager, input.username);
       await this.assertEmailFree(manager, input.email);
@@ -134,9 +146,9 @@ export class UsersService {
         verificationExpiresAt: null,
       });
       await this.users.insertEmail(manager, email);
-      const outboxIds = input.verified ? [] : [await this.queueVerification(manager, user, email)];
+      const queuedMail = input.verified ? [] : [await this.queueVerification(manager, user, email)];
       const saved = (await this.users.findById(user.id, manager))!;
-      return { user: saved, emails: [email], outboxIds };
+      return { user: saved, emails: [email], queuedMail };
     } catch (error) {
       throw this.unavailableOnRace(error);
     }
@@ -148,13 +160,13 @@ export class UsersService {
    */
   sendConfirmationEmail(address: string): void {
     runDetached(this.logger, 'Sending a confirmation email', async () => {
-      const outboxIds = await this.dataSource.transaction(async (manager) => {
+      const queuedMail = await this.dataSource.transaction(async (manager) => {
         const email = await this.users.findUnverifiedEmail(manager, address);
         if (!email) return [];
         const user = (await this.users.findById(email.userId, manager))!;
         return [await this.queueVerification(manager, user, email)];
       });
-      await this.mail.deliverNow(outboxIds);
+      await this.mail.deliverNow(queuedMail);
     });
   }
 
@@ -179,19 +191,19 @@ export class UsersService {
    * the new address is verified (see verifyEmail); until then the verified address keeps receiving
    * codes, so the second factor never lapses. Returns the outbox ids of verification links queued.
    */
-  async writeProfile(manager: EntityManager, userId: string, changes: ProfileWrite): Promise<string[]> {
+  async writeProfile(manager: EntityManager, userId: string, changes: ProfileWrite): Promise<QueuedMail[]> {
     try {
       const user = await this.users.findById(userId, manager);
       if (!user) throw new DomainError(ErrorCode.UserNotFound, 'user not found');
       if (changes.username !== undefined && changes.username.toLowerCase() !== user.username.toLowerCase()) {
         await this.assertUsernameFree(manager, changes.username);
       }
-      const outboxIds = changes.email !== undefined ? await this.requestEmailChange(manager, user, changes.email) : [];
+      const queuedMail = changes.email !== undefined ? await this.requestEmailChange(manager, user, changes.email) : [];
       if (changes.name !== undefined) user.name = changes.name;
       if (changes.username !== undefined) user.username = changes.username;
       if (changes.passwordHash !== undefined) user.passwordHash = changes.passwordHash;
       await this.users.saveUser(manager, user);
-      return outboxIds;
+      return queuedMail;
     } catch (error) {
       throw this.unavailableOnRace(error);
     }
@@ -272,7 +284,7 @@ export class UsersService {
    * A never-verified primary address is simply replaced. Otherwise the new address waits beside
    * the verified one (one pending change at a time) until its link is opened.
    */
-  private async requestEmailChange(manager: EntityManager, user: User, address: string): Promise<string[]> {
+  private async requestEmailChange(manager: EntityManager, user: User, address: string): Promise<QueuedMail[]> {
     const emails = await this.users.emailsOf(user.id, manager);
     const primary = emails.find((email) => email.isPrimary);
     if (primary?.address.toLowerCase() === address.toLowerCase()) return [];
@@ -293,7 +305,7 @@ export class UsersService {
     return [await this.queueVerification(manager, user, email)];
   }
 
-  private async queueVerification(manager: EntityManager, user: User, email: UserEmail): Promise<string> {
+  private async queueVerification(manager: EntityManager, user: User, email: UserEmail): Promise<QueuedMail> {
     const token = randomToken();
     email.verificationTokenHash = sha256Hex(token);
     email.verificationExpiresAt = addSeconds(this.clock.now(), this.config.EMAIL_VERIFICATION_TTL_SECONDS);
