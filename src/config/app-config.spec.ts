@@ -99,6 +99,16 @@ describe('loadConfig', () => {
       expect(load({ HOST: 'localhost' }).cookieSecure).toBe(false);
     });
 
+    it.each([
+      'postgres://app:pw@db.internal:5432/tfa?sslmode=require',
+      'postgresql://app@10.0.0.5/tfa',
+      'postgresql:///tfa?host=/var/run/postgresql',
+      'postgres://app:pw@/tfa?host=/cloudsql/project:region:instance',
+      'postgres://app@%2Fvar%2Frun%2Fpostgresql/tfa',
+    ])('takes DATABASE_URL %s (a host, or a Unix socket as libpq and pg write it)', (url) => {
+      expect(load({ DATABASE_URL: url }).DATABASE_URL).toBe(url);
+    });
+
     it('reads numbers, booleans and URLs from their string form; empty means unset', () => {
       const config = load({
         PORT: ' 8080 ',
@@ -177,6 +187,11 @@ describe('loadConfig', () => {
       ['PUBLIC_URL', 'ftp://files.example.com'],
       ['PUBLIC_URL', 'app.example.com'],
       ['DATABASE_URL', 'mysql://db.example.com/tfa'],
+      ['DATABASE_URL', 'postgres:///tfa'],
+      ['DATABASE_URL', 'postgres:///tfa?host=relative/dir'],
+      ['DATABASE_URL', 'postgres://%E0%A4%A/tfa'],
+      ['DATABASE_URL', 'db.internal:5432/tfa'],
+      ['DATABASE_URL', 'postgres://app:pw@/tfa'],
       ['SMTP_URL', 'http://smtp.example.com'],
       ['REDIS_URL', 'localhost:6379'],
       ['NODE_ENV', 'staging'],

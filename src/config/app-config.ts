@@ -11,6 +11,7 @@ import {
   IsOptional,
   IsString,
   IsUrl,
+  isURL,
   Matches,
   Max,
   MaxLength,
@@ -20,6 +21,30 @@ import {
   validateSync,
   ValidationError,
 } from 'class-validator';
+
+/** See AppConfig.DATABASE_URL. */
+export function isPostgresUrl(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  const parse = (text: string): URL | null => {
+    try {
+      return new URL(text);
+    } catch {
+      return null;
+    }
+  };
+  // Credentials before an empty host (user:pw@/name?host=/socket) are fine for libpq and pg, not
+  // for the WHATWG parser: such a URL is read with a stand-in host, and needs ?host= then.
+  const url = parse(value) ?? parse(value.replace('@/', '@empty-host/'));
+  if (!url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')) return false;
+  let socketDirectory: string;
+  try {
+    socketDirectory = url.searchParams.get('host') ?? decodeURIComponent(url.hostname);
+  } catch {
+    return false; // a malformed %-escape
+  }
+  if (socketDirectory.startsWith('/')) return true;
+  return isURL(value, { protocols: ['postgres', 'postgresql'], require_tld: false, require_protocol: true });
+}
 
 const toInt = ({ value }: { value: unknown }) =>
   typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value.trim()) : value;
@@ -97,8 +122,21 @@ export class AppConfig {
   @MinLength(1)
   DATA_DIR = './.data';
 
+  /**
+   * A server by host name or address (postgres://user:pass@db:5432/name?sslmode=require), or on a
+   * Unix socket, as libpq and pg write it: postgresql:///name?host=/var/run/postgresql, or the
+   * socket directory percent-encoded in place of the host (postgres://user@%2Fcloudsql%2Fdb/name).
+   */
   @IsOptional()
-  @IsUrl({ protocols: ['postgres', 'postgresql'], require_tld: false, require_protocol: true })
+  @ValidateBy({
+    name: 'postgresUrl',
+    validator: {
+      validate: isPostgresUrl,
+      defaultMessage: () =>
+        'DATABASE_URL must be a postgres:// or postgresql:// URL with a host, or a Unix socket directory ' +
+        '(?host=/path, or the path percent-encoded in place of the host)',
+    },
+  })
   DATABASE_URL?: string;
 
   @IsOptional()
