@@ -239,6 +239,9 @@ async function runService(postgres, mail, dataDir) {
     logFile: join(ROOT, 'bench/results/service.log'),
     env: {
       ...process.env,
+      // The allocator settings of start:prod (README, Memory): argon2's buffers go back after each hash.
+      MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? '131072',
+      GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? 'glibc.malloc.hugetlb=1',
       NODE_ENV: 'production',
       APP_SECRET: 'bench-secret-bench-secret-bench-secret-0123456789',
       DATA_DIR: dataDir,
