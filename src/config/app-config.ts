@@ -387,9 +387,14 @@ export class AppConfig {
   @Max(3600)
   MAIL_LEASE_SECONDS?: number;
 
+  /** The longest one send can take: the transport's three timeouts (connection, greeting, socket) in a row. */
+  get longestSendMs(): number {
+    return 3 * this.MAIL_SEND_TIMEOUT_MS;
+  }
+
   /** The outbox lease in seconds (MAIL_LEASE_SECONDS, or its default). */
   get mailLeaseSeconds(): number {
-    return this.MAIL_LEASE_SECONDS ?? (3 * this.MAIL_SEND_TIMEOUT_MS) / 1000 + 30;
+    return this.MAIL_LEASE_SECONDS ?? this.longestSendMs / 1000 + 30;
   }
 
   /**
@@ -513,7 +518,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (
     !problems.some((problem) => /^(MAIL_LEASE_SECONDS|MAIL_SEND_TIMEOUT_MS)=/.test(problem)) &&
     config.MAIL_LEASE_SECONDS !== undefined &&
-    config.MAIL_LEASE_SECONDS * 1000 <= 3 * config.MAIL_SEND_TIMEOUT_MS
+    config.MAIL_LEASE_SECONDS * 1000 <= config.longestSendMs
   ) {
     problems.push('MAIL_LEASE_SECONDS must exceed 3 × MAIL_SEND_TIMEOUT_MS (the longest a send can take)');
   }

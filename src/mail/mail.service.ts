@@ -139,7 +139,7 @@ export class MailService {
   private async attempt(queued: QueuedMail): Promise<boolean> {
     // The claim made when it was queued, while its lease still covers a whole send (one that got
     // here late, past its lease, may have been taken over: it is claimed again, or left).
-    const sendEnds = this.clock.now().getTime() + 3 * this.config.MAIL_SEND_TIMEOUT_MS;
+    const sendEnds = this.clock.now().getTime() + this.config.longestSendMs;
     if (queued.leaseUntil.getTime() > sendEnds) return this.deliverRow(queued);
     const [row] = await this.claim({ id: queued.id });
     // Already claimed by someone else (the worker) or already sent: not a failure of this request.
